@@ -1,0 +1,50 @@
+# PicoStim developer entry points. `make test` needs nothing installed by hand:
+# it builds .venv and typings/ from the pinned requirements on first use and
+# reuses them while the requirement files are unchanged.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BOARD ?= boards/stim4.json
+PORT ?=
+
+.PHONY: help setup test lint typecheck sim bench deploy plot clean
+
+help:
+	@echo "make test    - set up (first time) and run every test tier"
+	@echo "make sim     - run firmware/main.py on the simulated board (BOARD=$(BOARD))"
+	@echo "make bench   - measure, write build/bench.json"
+	@echo "make deploy PORT=/dev/ttyACM0 BOARD=boards/stim4.json - flash a real board"
+
+setup: $(VENV)/.installed typings/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@echo "== setup: creating $(VENV) with pinned packages =="
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+typings/.installed: requirements-stubs.txt $(VENV)/.installed
+	@echo "== setup: installing MicroPython rp2 stubs into typings/ =="
+	rm -rf typings
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --target typings -r requirements-stubs.txt
+	@touch $@
+
+test: setup
+	$(PY) -m picostim.devtools.tiers
+
+lint: setup
+	$(PY) -m picostim.devtools.tiers ruff mypy-firmware mypy-host
+
+sim: setup
+	$(PY) -m picostim sim --board $(BOARD)
+
+bench: setup
+	$(PY) -m picostim bench
+
+deploy: setup
+	$(PY) -m picostim deploy --port "$(PORT)" --board $(BOARD)
+
+clean:
+	rm -rf build .mypy_cache .ruff_cache .hypothesis

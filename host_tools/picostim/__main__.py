@@ -1,0 +1,5 @@
+import sys
+
+from picostim.cli import main
+
+sys.exit(main())
