@@ -1,0 +1,1 @@
+"""PicoStim firmware package: pure modules here, hardware access only in stim.hal."""

@@ -1,0 +1,745 @@
+"""Parse and validate a PicoStim board file (boards/*.json, /board.json on the device).
+
+A board file says which GPIO does what: the stimulation channels and their
+PWM slices, the amplitude driver, inputs with their fail-safe wiring, outputs,
+I2C buses, the display and the board's hard limits. docs/board-file.md
+documents every key.
+
+validate() checks everything it can before any pin is touched and raises
+BoardError, a ValueError whose message always begins with the key path, for
+example "channels[2].pulse_b: GPIO 7 is on PWM slice 3, but ...". It is the
+only place that trusts a board file; the rest of the firmware takes a Board.
+
+Pure: no machine import, no clock. Runs on MicroPython and on CPython, so no
+dataclasses, enum or typing at runtime. Numbers from the file stay as the file
+gives them (int, or float where a key allows one). No assert: mpy-cross -O
+strips it, so every check is if/raise.
+"""
+
+import json
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Tuple
+
+SCHEMA = 1
+GPIO_MAX = 29  # RP2040: GPIO 0..29
+ADC_PINS = (26, 27, 28, 29)  # ADC0..ADC3
+ADC_VREF_V = 3.3  # what the ADC reads at full scale on a Pico-style 3.3 V reference
+# RP2040 I2C pin functions (datasheet 2.19.2), indexed by I2C block id.
+I2C_SDA = ((0, 4, 8, 12, 16, 20, 24, 28), (2, 6, 10, 14, 18, 22, 26))
+I2C_SCL = ((1, 5, 9, 13, 17, 21, 25, 29), (3, 7, 11, 15, 19, 23, 27))
+BUTTONS = ("start_pause", "plus", "minus", "channel", "program")
+AMP_DRIVERS = ("pwm_dac", "mcp4728")
+PULLS = ("up", "down")
+MAX_CHANNELS = 8  # one PWM slice per channel
+NAME_MAX = 16  # channel names are shown on a 128 px display
+PWM_MIN_HZ = 8  # below this machine_pwm.c raises "freq too small" at 125 MHz
+_REL_TOL = 1e-6  # for mA comparisons: the board's floats are single precision
+
+
+def pwm_slice(pin: int) -> int:
+    """PWM slice of a GPIO: GPIO n and n+16 share a slice."""
+    return (pin >> 1) & 7
+
+
+def pwm_channel(pin: int) -> int:
+    """PWM channel of a GPIO: 0 is A (even GPIO), 1 is B (odd GPIO)."""
+    return pin & 1
+
+
+class BoardError(ValueError):
+    """A board file is not valid. str(e) is "<key path>: <reason>"."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(path + ": " + reason)
+        self.path = path
+        self.reason = reason
+
+
+class Input:
+    """A digital input. `level` is the raw pin level, 0 or 1."""
+
+    def __init__(self, name: str, pin: int, pull: str, active_level: int, failsafe_level: int) -> None:
+        self.name = name
+        self.pin = pin
+        self.pull = pull
+        self.active_level = active_level
+        self.failsafe_level = failsafe_level
+
+    def is_active(self, level: int) -> bool:
+        """True if the raw level means key present / e-stop released / button pressed."""
+        return level == self.active_level
+
+
+class Output:
+    """A digital output (buzzer: PWM when pwm_hz is set)."""
+
+    def __init__(self, name: str, pin: int, active_level: int, pwm_hz: "Optional[int]" = None) -> None:
+        self.name = name
+        self.pin = pin
+        self.active_level = active_level
+        self.idle_level = 1 - active_level
+        self.pwm_hz = pwm_hz
+
+
+class Channel:
+    """One stimulation channel: a biphasic pulse pair on one PWM slice."""
+
+    def __init__(
+        self,
+        index: int,
+        name: str,
+        pulse_a: int,
+        pulse_b: int,
+        amp: int,
+        sense_adc: "Optional[int]",
+        sense_ma_per_volt: "Optional[float]",
+        max_ma: float,
+    ) -> None:
+        self.index = index
+        self.name = name
+        self.pulse_a = pulse_a  # positive phase, PWM channel A
+        self.pulse_b = pulse_b  # negative phase, PWM channel B of the same slice
+        self.slice = pwm_slice(pulse_a)
+        self.amp = amp  # mcp4728: DAC channel 0..3; pwm_dac: index into amplitude.pins
+        self.amp_pin: "Optional[int]" = None  # pwm_dac: the DAC GPIO; set by validate()
+        self.sense_adc = sense_adc  # ADC GPIO (26..29) or None
+        self.sense_ma_per_volt = sense_ma_per_volt
+        self.max_ma = max_ma
+
+
+class Amplitude:
+    """Amplitude driver. Output current is code * ma_per_code, code in 0..code_max."""
+
+    def __init__(
+        self,
+        driver: str,
+        code_max: int,
+        ma_per_code: float,
+        pins: "Tuple[int, ...]" = (),
+        pwm_hz: "Optional[int]" = None,
+        bus: "Optional[str]" = None,
+        address: "Optional[int]" = None,
+    ) -> None:
+        self.driver = driver
+        self.code_max = code_max
+        self.ma_per_code = ma_per_code
+        self.full_scale_ma = code_max * ma_per_code
+        self.pins = pins  # pwm_dac only
+        self.pwm_hz = pwm_hz  # pwm_dac only
+        self.bus = bus  # mcp4728 only
+        self.address = address  # mcp4728 only
+
+
+class I2CBus:
+    def __init__(self, name: str, id: int, sda: int, scl: int, freq: int) -> None:
+        self.name = name
+        self.id = id
+        self.sda = sda
+        self.scl = scl
+        self.freq = freq
+
+
+class Display:
+    def __init__(self, driver: str, bus: str, address: int, width: int, height: int) -> None:
+        self.driver = driver
+        self.bus = bus
+        self.address = address
+        self.width = width
+        self.height = height
+
+
+class Inputs:
+    def __init__(self, key: Input, estop: Input, buttons: "Dict[str, Input]") -> None:
+        self.key = key
+        self.estop = estop
+        self.buttons = buttons  # name -> Input, names as in BUTTONS
+
+    def all(self) -> "Tuple[Input, ...]":
+        """key, estop, then the buttons in BUTTONS order."""
+        return (self.key, self.estop) + tuple(self.buttons[n] for n in BUTTONS)
+
+
+class Outputs:
+    def __init__(
+        self, output_enable: Output, status_led: Output, buzzer: Output, charge_pump: "Optional[Output]"
+    ) -> None:
+        self.output_enable = output_enable
+        self.status_led = status_led
+        self.buzzer = buzzer
+        self.charge_pump = charge_pump  # dynamic enable, toggled by the tick; None if absent
+
+    def all(self) -> "Tuple[Output, ...]":
+        if self.charge_pump is None:
+            return (self.output_enable, self.status_led, self.buzzer)
+        return (self.output_enable, self.status_led, self.buzzer, self.charge_pump)
+
+
+class Limits:
+    def __init__(self, board_max_ma: float, ramp_ma_per_s: float, guard_us: int, max_session_s: int) -> None:
+        self.board_max_ma = board_max_ma
+        self.ramp_ma_per_s = ramp_ma_per_s
+        self.guard_us = guard_us
+        self.max_session_s = max_session_s
+
+
+class Board:
+    def __init__(
+        self,
+        schema: int,
+        name: str,
+        description: str,
+        cpu_hz: int,
+        hardware_safety: str,
+        channels: "Tuple[Channel, ...]",
+        amplitude: Amplitude,
+        i2c: "Dict[str, I2CBus]",
+        inputs: Inputs,
+        outputs: Outputs,
+        display: "Optional[Display]",
+        limits: Limits,
+    ) -> None:
+        self.schema = schema
+        self.name = name
+        self.description = description
+        self.cpu_hz = cpu_hz
+        self.hardware_safety = hardware_safety
+        self.channels = channels
+        self.amplitude = amplitude
+        self.i2c = i2c
+        self.inputs = inputs
+        self.outputs = outputs
+        self.display = display
+        self.limits = limits
+
+    def stim_pins(self) -> "Tuple[int, ...]":
+        """Every pulse pin (pulse_a, pulse_b of each channel): what the kill path drives low."""
+        pins: "List[int]" = []
+        for ch in self.channels:
+            pins.append(ch.pulse_a)
+            pins.append(ch.pulse_b)
+        return tuple(pins)
+
+    def stim_slices(self) -> "Tuple[int, ...]":
+        return tuple(ch.slice for ch in self.channels)
+
+    def input_pins(self) -> "Tuple[int, ...]":
+        """key, estop, then the buttons in BUTTONS order."""
+        return tuple(i.pin for i in self.inputs.all())
+
+    def output_pins(self) -> "Tuple[int, ...]":
+        return tuple(o.pin for o in self.outputs.all())
+
+    def pwm_slices_used(self) -> "Tuple[int, ...]":
+        """Sorted PWM slices in use by anything: stim channels, PWM DAC pins, a PWM buzzer."""
+        used = [ch.slice for ch in self.channels]
+        if self.amplitude.driver == "pwm_dac":
+            used.extend(pwm_slice(p) for p in self.amplitude.pins)
+        if self.outputs.buzzer.pwm_hz is not None:
+            used.append(pwm_slice(self.outputs.buzzer.pin))
+        return tuple(sorted(set(used)))
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _p(base: str, key: str) -> str:
+    return base + "." + key if base else key
+
+
+def _tname(v: "Any") -> str:
+    if v is None:
+        return "null"
+    if type(v) is bool:
+        return "true/false"
+    if isinstance(v, int):
+        return "integer"
+    if isinstance(v, float):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "list"
+    if isinstance(v, dict):
+        return "object"
+    return type(v).__name__
+
+
+def _fmt(x: float) -> str:
+    return "%g" % x
+
+
+def _obj(
+    v: "Any", path: str, required: "Tuple[str, ...]", optional: "Tuple[str, ...]" = ()
+) -> "Dict[str, Any]":
+    """v as an object with exactly these keys: unknown keys first (catches typos), then missing ones."""
+    if not isinstance(v, dict):
+        raise BoardError(path or "(root)", "expected an object, got " + _tname(v))
+    for k in sorted(v):
+        if k not in required and k not in optional:
+            allowed = ", ".join(sorted(required + optional))
+            raise BoardError(_p(path, str(k)), "unknown key (allowed here: " + allowed + ")")
+    for k in required:
+        if k not in v:
+            raise BoardError(_p(path, k), "missing required key")
+    return v
+
+
+def _int(d: "Dict[str, Any]", key: str, path: str, lo: int, hi: int) -> int:
+    v = d[key]
+    p = _p(path, key)
+    if type(v) is bool or not isinstance(v, int):
+        raise BoardError(p, "expected an integer, got " + _tname(v))
+    if v < lo or v > hi:
+        raise BoardError(p, "%d is out of range %d..%d" % (v, lo, hi))
+    return v
+
+
+def _num(d: "Dict[str, Any]", key: str, path: str) -> float:
+    """A number > 0 (int or float)."""
+    v = d[key]
+    p = _p(path, key)
+    if type(v) is bool or not isinstance(v, (int, float)):
+        raise BoardError(p, "expected a number, got " + _tname(v))
+    if not v > 0:
+        raise BoardError(p, "must be greater than 0, got " + _fmt(v))
+    return v
+
+
+def _str(d: "Dict[str, Any]", key: str, path: str, maxlen: int) -> str:
+    v = d[key]
+    p = _p(path, key)
+    if not isinstance(v, str):
+        raise BoardError(p, "expected a string, got " + _tname(v))
+    if not v.strip():
+        raise BoardError(p, "must not be empty")
+    if len(v) > maxlen:
+        raise BoardError(p, "longer than %d characters" % maxlen)
+    return v
+
+
+def _choice(d: "Dict[str, Any]", key: str, path: str, choices: "Tuple[str, ...]") -> str:
+    v = d[key]
+    p = _p(path, key)
+    if not isinstance(v, str):
+        raise BoardError(p, "expected a string, got " + _tname(v))
+    if v not in choices:
+        raise BoardError(p, repr(v) + " is not one of: " + ", ".join(choices))
+    return v
+
+
+class _Ctx:
+    """Who uses which GPIO, PWM slice and PWM output, so that nothing is claimed twice."""
+
+    def __init__(self, cpu_hz: int) -> None:
+        self.cpu_hz = cpu_hz
+        self.pins: "Dict[int, str]" = {}
+        # slice -> (key path of the first user, role "stim"/"dac"/"buzzer", frequency in Hz or 0)
+        self.slices: "Dict[int, Tuple[str, str, int]]" = {}
+        self.outs: "Dict[int, str]" = {}
+
+    def pin(self, v: "Any", p: str) -> int:
+        if type(v) is bool or not isinstance(v, int):
+            raise BoardError(p, "expected a GPIO number, got " + _tname(v))
+        if v < 0 or v > GPIO_MAX:
+            raise BoardError(p, "GPIO %d does not exist (RP2040 has GPIO 0..%d)" % (v, GPIO_MAX))
+        other = self.pins.get(v)
+        if other is not None:
+            raise BoardError(p, "GPIO %d is already used by %s" % (v, other))
+        self.pins[v] = p
+        return v
+
+    def pin_key(self, d: "Dict[str, Any]", key: str, path: str) -> int:
+        return self.pin(d[key], _p(path, key))
+
+    def pwm(self, pin: int, p: str, role: str, hz: int) -> None:
+        """Claim pin as a PWM output. A stim channel owns its slice alone; others share only a frequency."""
+        s = pwm_slice(pin)
+        prev = self.slices.get(s)
+        if prev is not None:
+            owner, prole, phz = prev
+            if prole == "stim" and role == "stim":
+                raise BoardError(
+                    p,
+                    "GPIO %d is on PWM slice %d, already used by %s; each channel needs a slice of its own"
+                    % (pin, s, owner),
+                )
+            if prole == "stim" or role == "stim":
+                stim_owner = owner if prole == "stim" else p
+                raise BoardError(
+                    p,
+                    "GPIO %d is on PWM slice %d, which also carries %s; the two channels of a slice share"
+                    " one frequency, so nothing else may use PWM on a stim channel's slice"
+                    % (pin, s, stim_owner),
+                )
+            if phz != hz:
+                raise BoardError(
+                    p,
+                    "GPIO %d is on PWM slice %d, which already runs at %d Hz for %s;"
+                    " a slice has one frequency" % (pin, s, phz, owner),
+                )
+        out = pin & 15  # GPIO n and n+16 are the same PWM output
+        other = self.outs.get(out)
+        if other is not None:
+            raise BoardError(
+                p,
+                "GPIO %d is the same PWM output (slice %d channel %s) as %s"
+                % (pin, s, "AB"[pwm_channel(pin)], other),
+            )
+        if prev is None:
+            self.slices[s] = (p, role, hz)
+        self.outs[out] = p
+
+
+# ---------------------------------------------------------------- sections
+
+
+def _channel(v: "Any", i: int, ctx: _Ctx) -> Channel:
+    path = "channels[%d]" % i
+    d = _obj(v, path, ("name", "pulse_a", "pulse_b", "amp", "max_ma"), ("sense_adc", "sense_ma_per_volt"))
+    name = _str(d, "name", path, NAME_MAX)
+    a = ctx.pin_key(d, "pulse_a", path)
+    if pwm_channel(a) != 0:
+        raise BoardError(
+            path + ".pulse_a",
+            "GPIO %d is PWM channel B of slice %d; the positive phase must be on"
+            " channel A (an even GPIO)" % (a, pwm_slice(a)),
+        )
+    b = ctx.pin_key(d, "pulse_b", path)
+    if pwm_channel(b) != 1:
+        raise BoardError(
+            path + ".pulse_b",
+            "GPIO %d is PWM channel A of slice %d; the negative phase must be on"
+            " channel B (an odd GPIO)" % (b, pwm_slice(b)),
+        )
+    if pwm_slice(b) != pwm_slice(a):
+        raise BoardError(
+            path + ".pulse_b",
+            "GPIO %d is on PWM slice %d, but pulse_a GPIO %d is on slice %d; both phases"
+            " must come from one slice (GPIO %d or %d)"
+            % (b, pwm_slice(b), a, pwm_slice(a), a ^ 1, (a ^ 1) ^ 16),
+        )
+    ctx.pwm(a, path + ".pulse_a", "stim", 0)
+    ctx.outs[b & 15] = path + ".pulse_b"  # the slice is this channel's alone already
+    amp = _int(d, "amp", path, 0, 255)  # checked against the driver in _cross_check
+    sense: "Optional[int]" = None
+    sense_mpv: "Optional[float]" = None
+    if d.get("sense_adc") is not None:
+        sense = ctx.pin_key(d, "sense_adc", path)
+        if sense not in ADC_PINS:
+            raise BoardError(
+                path + ".sense_adc",
+                "GPIO %d has no ADC input; the RP2040 ADC pins are GPIO 26, 27, 28, 29" % sense,
+            )
+        if "sense_ma_per_volt" not in d:
+            raise BoardError(path + ".sense_ma_per_volt", "missing required key (sense_adc is set)")
+        sense_mpv = _num(d, "sense_ma_per_volt", path)
+    elif "sense_ma_per_volt" in d:
+        raise BoardError(path + ".sense_ma_per_volt", "given without sense_adc")
+    max_ma = _num(d, "max_ma", path)
+    return Channel(i, name, a, b, amp, sense, sense_mpv, max_ma)
+
+
+def _amplitude(v: "Any", ctx: _Ctx) -> Amplitude:
+    path = "amplitude"
+    if not isinstance(v, dict):
+        raise BoardError(path, "expected an object, got " + _tname(v))
+    if "driver" not in v:
+        raise BoardError(path + ".driver", "missing required key")
+    driver = _choice(v, "driver", path, AMP_DRIVERS)
+    if driver == "pwm_dac":
+        d = _obj(v, path, ("driver", "pins", "pwm_hz", "code_max", "ma_per_code"))
+        code_max = _int(d, "code_max", path, 1, 65535)
+        pwm_hz = _int(d, "pwm_hz", path, PWM_MIN_HZ, ctx.cpu_hz // 2)
+        counts = ctx.cpu_hz // pwm_hz
+        if counts < code_max + 1:
+            raise BoardError(
+                path + ".code_max",
+                "%d needs %d PWM counts per period, but %d Hz / %d Hz gives only %d"
+                % (code_max, code_max + 1, ctx.cpu_hz, pwm_hz, counts),
+            )
+        pins_v = d["pins"]
+        if not isinstance(pins_v, list):
+            raise BoardError(path + ".pins", "expected a list of GPIOs, got " + _tname(pins_v))
+        if not 1 <= len(pins_v) <= MAX_CHANNELS:
+            raise BoardError(path + ".pins", "needs 1 to %d GPIOs" % MAX_CHANNELS)
+        pins: "List[int]" = []
+        for j, pv in enumerate(pins_v):
+            pp = "%s.pins[%d]" % (path, j)
+            pin = ctx.pin(pv, pp)
+            ctx.pwm(pin, pp, "dac", pwm_hz)
+            pins.append(pin)
+        ma_per_code = _num(d, "ma_per_code", path)
+        return Amplitude(driver, code_max, ma_per_code, pins=tuple(pins), pwm_hz=pwm_hz)
+    d = _obj(v, path, ("driver", "bus", "address", "code_max", "ma_per_code"))
+    bus = _str(d, "bus", path, 32)
+    address = _int(d, "address", path, 0x60, 0x67)
+    code_max = _int(d, "code_max", path, 1, 4095)
+    ma_per_code = _num(d, "ma_per_code", path)
+    return Amplitude(driver, code_max, ma_per_code, bus=bus, address=address)
+
+
+def _i2c(v: "Any", ctx: _Ctx) -> "Dict[str, I2CBus]":
+    if not isinstance(v, dict):
+        raise BoardError("i2c", "expected an object (bus name -> bus), got " + _tname(v))
+    buses: "Dict[str, I2CBus]" = {}
+    ids: "Dict[int, str]" = {}
+    for name in sorted(v):
+        path = "i2c." + name
+        d = _obj(v[name], path, ("id", "sda", "scl", "freq"))
+        bid = _int(d, "id", path, 0, 1)
+        if bid in ids:
+            raise BoardError(path + ".id", "I2C%d is already used by i2c.%s" % (bid, ids[bid]))
+        ids[bid] = name
+        sda = ctx.pin_key(d, "sda", path)
+        if sda not in I2C_SDA[bid]:
+            raise BoardError(
+                path + ".sda",
+                "GPIO %d cannot be I2C%d SDA (I2C%d SDA pins: %s)"
+                % (sda, bid, bid, ", ".join(str(n) for n in I2C_SDA[bid])),
+            )
+        scl = ctx.pin_key(d, "scl", path)
+        if scl not in I2C_SCL[bid]:
+            raise BoardError(
+                path + ".scl",
+                "GPIO %d cannot be I2C%d SCL (I2C%d SCL pins: %s)"
+                % (scl, bid, bid, ", ".join(str(n) for n in I2C_SCL[bid])),
+            )
+        freq = _int(d, "freq", path, 1000, 1000000)
+        buses[name] = I2CBus(name, bid, sda, scl, freq)
+    return buses
+
+
+_BROKEN_WIRE = {
+    "key": "a broken wire would read as key present",
+    "estop": "a broken wire would read as e-stop released (run allowed)",
+}
+
+
+def _input(v: "Any", path: str, name: str, ctx: _Ctx) -> Input:
+    d = _obj(v, path, ("pin", "pull", "active_level"), ("failsafe_level",))
+    pin = ctx.pin_key(d, "pin", path)
+    pull = _choice(d, "pull", path, PULLS)
+    active = _int(d, "active_level", path, 0, 1)
+    pulled = 1 if pull == "up" else 0
+    if "failsafe_level" not in d:
+        raise BoardError(
+            path + ".failsafe_level",
+            "missing required key: declare the level a broken wire reads (%d with pull %s)" % (pulled, pull),
+        )
+    failsafe = _int(d, "failsafe_level", path, 0, 1)
+    if failsafe != pulled:
+        raise BoardError(
+            path + ".failsafe_level",
+            "is %d, but pull %s makes a broken wire read %d" % (failsafe, pull, pulled),
+        )
+    if failsafe == active:
+        why = _BROKEN_WIRE.get(name, "a broken wire would read as the button held down")
+        raise BoardError(
+            path + ".failsafe_level",
+            "equals active_level %d: %s; wire it so that an open circuit reads inactive" % (active, why),
+        )
+    return Input(name, pin, pull, active, failsafe)
+
+
+def _inputs(v: "Any", ctx: _Ctx) -> Inputs:
+    d = _obj(v, "inputs", ("key", "estop", "buttons"))
+    key = _input(d["key"], "inputs.key", "key", ctx)
+    estop = _input(d["estop"], "inputs.estop", "estop", ctx)
+    bd = _obj(d["buttons"], "inputs.buttons", BUTTONS)
+    buttons: "Dict[str, Input]" = {}
+    for n in BUTTONS:
+        buttons[n] = _input(bd[n], "inputs.buttons." + n, n, ctx)
+    return Inputs(key, estop, buttons)
+
+
+def _output(v: "Any", path: str, name: str, ctx: _Ctx, pwm_ok: bool) -> Output:
+    d = _obj(v, path, ("pin", "active_level"), ("pwm_hz",) if pwm_ok else ())
+    pin = ctx.pin_key(d, "pin", path)
+    active = _int(d, "active_level", path, 0, 1)
+    hz: "Optional[int]" = None
+    if d.get("pwm_hz") is not None:
+        hz = _int(d, "pwm_hz", path, 20, 20000)
+        ctx.pwm(pin, path + ".pin", name, hz)
+    return Output(name, pin, active, hz)
+
+
+def _outputs(v: "Any", ctx: _Ctx) -> Outputs:
+    d = _obj(v, "outputs", ("output_enable", "status_led", "buzzer"), ("charge_pump",))
+    oe = _output(d["output_enable"], "outputs.output_enable", "output_enable", ctx, False)
+    led = _output(d["status_led"], "outputs.status_led", "status_led", ctx, False)
+    buzzer = _output(d["buzzer"], "outputs.buzzer", "buzzer", ctx, True)
+    cp: "Optional[Output]" = None
+    if d.get("charge_pump") is not None:
+        cp = _output(d["charge_pump"], "outputs.charge_pump", "charge_pump", ctx, False)
+    return Outputs(oe, led, buzzer, cp)
+
+
+def _display(v: "Any") -> Display:
+    path = "display"
+    d = _obj(v, path, ("driver", "bus", "address", "width", "height"))
+    driver = _choice(d, "driver", path, ("ssd1306",))
+    bus = _str(d, "bus", path, 32)
+    address = _int(d, "address", path, 0x3C, 0x3D)
+    width = _int(d, "width", path, 128, 128)
+    height = _int(d, "height", path, 32, 64)
+    if height not in (32, 64):
+        raise BoardError(path + ".height", "%d is not 32 or 64" % height)
+    return Display(driver, bus, address, width, height)
+
+
+def _limits(v: "Any") -> Limits:
+    path = "limits"
+    d = _obj(v, path, ("board_max_ma", "ramp_ma_per_s", "guard_us", "max_session_s"))
+    return Limits(
+        _num(d, "board_max_ma", path),
+        _num(d, "ramp_ma_per_s", path),
+        _int(d, "guard_us", path, 1, 10000),
+        _int(d, "max_session_s", path, 1, 86400),
+    )
+
+
+def _bus(buses: "Dict[str, I2CBus]", name: str, p: str) -> None:
+    if name not in buses:
+        known = ", ".join(sorted(buses)) or "none"
+        raise BoardError(p, "%s is not a bus in i2c (known: %s)" % (repr(name), known))
+
+
+def _over(x: float, limit: float) -> bool:
+    return x > limit * (1 + _REL_TOL)
+
+
+def _cross_check(
+    channels: "Tuple[Channel, ...]",
+    amp: Amplitude,
+    buses: "Dict[str, I2CBus]",
+    display: "Optional[Display]",
+    limits: Limits,
+) -> None:
+    # Amplitude channel mapping.
+    owner: "Dict[int, str]" = {}
+    n_amp = len(amp.pins) if amp.driver == "pwm_dac" else 4
+    what = "amplitude.pins" if amp.driver == "pwm_dac" else "MCP4728 channels"
+    for ch in channels:
+        p = "channels[%d].amp" % ch.index
+        if ch.amp >= n_amp:
+            raise BoardError(p, "%d is not an index into %s (0..%d)" % (ch.amp, what, n_amp - 1))
+        if ch.amp in owner:
+            raise BoardError(p, "%d is already the amplitude of %s" % (ch.amp, owner[ch.amp]))
+        owner[ch.amp] = "channels[%d]" % ch.index
+        if amp.driver == "pwm_dac":
+            ch.amp_pin = amp.pins[ch.amp]
+    if amp.driver == "pwm_dac":
+        for j, pin in enumerate(amp.pins):
+            if j not in owner:
+                raise BoardError("amplitude.pins[%d]" % j, "GPIO %d is not the amp of any channel" % pin)
+    # I2C references.
+    if amp.bus is not None:
+        _bus(buses, amp.bus, "amplitude.bus")
+    if display is not None:
+        _bus(buses, display.bus, "display.bus")
+        if display.bus == amp.bus and display.address == amp.address:
+            raise BoardError(
+                "display.address", "0x%02x is also the amplitude DAC's address" % display.address
+            )
+    # Currents.
+    fs = amp.full_scale_ma
+    deliver = "the amplitude driver can deliver (code_max %d x %s mA = %s mA)" % (
+        amp.code_max,
+        _fmt(amp.ma_per_code),
+        _fmt(fs),
+    )
+    if _over(limits.board_max_ma, fs):
+        raise BoardError(
+            "limits.board_max_ma", "%s mA is more than %s" % (_fmt(limits.board_max_ma), deliver)
+        )
+    for ch in channels:
+        p = "channels[%d]" % ch.index
+        if _over(ch.max_ma, fs):
+            raise BoardError(p + ".max_ma", "%s mA is more than %s" % (_fmt(ch.max_ma), deliver))
+        if _over(ch.max_ma, limits.board_max_ma):
+            raise BoardError(
+                p + ".max_ma",
+                "%s mA is above limits.board_max_ma %s mA" % (_fmt(ch.max_ma), _fmt(limits.board_max_ma)),
+            )
+        if ch.sense_ma_per_volt is not None and _over(ch.max_ma, ch.sense_ma_per_volt * ADC_VREF_V):
+            raise BoardError(
+                p + ".sense_ma_per_volt",
+                "the ADC reads at most %s mA (%s V), below max_ma %s mA:"
+                " an over-current would go unseen"
+                % (_fmt(ch.sense_ma_per_volt * ADC_VREF_V), _fmt(ADC_VREF_V), _fmt(ch.max_ma)),
+            )
+
+
+# ---------------------------------------------------------------- API
+
+
+def validate(d: "Any") -> Board:
+    """Check a decoded board file and build a Board; raise BoardError on the first problem."""
+    root = _obj(
+        d,
+        "",
+        ("schema", "name", "hardware_safety", "channels", "amplitude", "inputs", "outputs", "limits"),
+        ("description", "cpu_hz", "i2c", "display"),
+    )
+    schema = _int(root, "schema", "", SCHEMA, SCHEMA)
+    name = _str(root, "name", "", 40)
+    description = _str(root, "description", "", 400) if "description" in root else ""
+    cpu_hz = _int(root, "cpu_hz", "", 48000000, 200000000) if "cpu_hz" in root else 125000000
+    hardware_safety = _str(root, "hardware_safety", "", 2000)
+    ctx = _Ctx(cpu_hz)
+    chv = root["channels"]
+    if not isinstance(chv, list):
+        raise BoardError("channels", "expected a list, got " + _tname(chv))
+    if not 1 <= len(chv) <= MAX_CHANNELS:
+        raise BoardError("channels", "needs 1 to %d channels, got %d" % (MAX_CHANNELS, len(chv)))
+    channels = tuple(_channel(v, i, ctx) for i, v in enumerate(chv))
+    seen: "Dict[str, int]" = {}
+    for ch in channels:
+        if ch.name in seen:
+            raise BoardError(
+                "channels[%d].name" % ch.index,
+                "%s is also the name of channels[%d]" % (repr(ch.name), seen[ch.name]),
+            )
+        seen[ch.name] = ch.index
+    amplitude = _amplitude(root["amplitude"], ctx)
+    buses = _i2c(root["i2c"], ctx) if "i2c" in root else {}
+    inputs = _inputs(root["inputs"], ctx)
+    outputs = _outputs(root["outputs"], ctx)
+    display = _display(root["display"]) if root.get("display") is not None else None
+    limits = _limits(root["limits"])
+    _cross_check(channels, amplitude, buses, display, limits)
+    return Board(
+        schema,
+        name,
+        description,
+        cpu_hz,
+        hardware_safety,
+        channels,
+        amplitude,
+        buses,
+        inputs,
+        outputs,
+        display,
+        limits,
+    )
+
+
+def parse(text: str) -> Board:
+    """Decode JSON text and validate it."""
+    try:
+        d = json.loads(text)
+    except ValueError as e:
+        raise BoardError("(json)", "not valid JSON: " + str(e)) from None
+    return validate(d)
+
+
+def load(path: str) -> Board:
+    """Read, decode and validate a board file."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as e:
+        raise BoardError("(file)", "cannot read " + path + ": " + str(e)) from None
+    return parse(text)
