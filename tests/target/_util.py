@@ -5,8 +5,14 @@ the MicroPython unix port, which has no pytest. Plain `assert` is fine in
 tests (they are never compiled with mpy-cross -O).
 """
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Type, TypeVar
 
-def expect_raises(exc_type, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    E = TypeVar("E", bound=BaseException)
+
+
+def expect_raises(exc_type: "Type[E]", fn: "Callable[..., Any]", *args: "Any", **kwargs: "Any") -> "E":
     """Call fn and return the exception of exc_type it raised; fail if none."""
     try:
         fn(*args, **kwargs)
@@ -15,5 +21,5 @@ def expect_raises(exc_type, fn, *args, **kwargs):  # type: ignore[no-untyped-def
     raise AssertionError("expected " + exc_type.__name__ + " from " + repr(fn))
 
 
-def approx(a, b, tol):  # type: ignore[no-untyped-def]
+def approx(a: float, b: float, tol: float) -> bool:
     return abs(a - b) <= tol

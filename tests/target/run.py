@@ -11,7 +11,7 @@ import os
 import sys
 
 
-def _dirname(p):  # type: ignore[no-untyped-def]
+def _dirname(p: str) -> str:
     i = p.rfind("/")
     return p[:i] if i > 0 else "."
 
@@ -23,7 +23,7 @@ for p in (HERE, REPO + "/host_tools", REPO + "/firmware"):
         sys.path.insert(0, p)
 
 
-def main(argv):  # type: ignore[no-untyped-def]
+def main(argv: list) -> int:  # type: ignore[type-arg]
     pattern = argv[argv.index("-k") + 1] if "-k" in argv else ""
     names = sorted(n[:-3] for n in os.listdir(HERE) if n.startswith("test_") and n.endswith(".py"))
     passed = 0

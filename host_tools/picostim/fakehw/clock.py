@@ -1,0 +1,141 @@
+"""Virtual clock and event queue of the RP2040 model.
+
+All model time is an integer count of nanoseconds since power-on. At the
+model's fixed 125 MHz sysclk one CPU cycle is exactly 8 ns, so PWM edges land
+on whole nanoseconds and nothing drifts. The board's 64-bit microsecond timer
+is `boot_us + now_ns // 1000`; ticks_us and ticks_ms are its low 30 bits, as in
+MicroPython's rp2 port, so a test can start the clock just before the wrap.
+
+Runs unchanged on CPython and on the MicroPython unix port.
+"""
+
+import heapq
+
+SYS_HZ = 125_000_000
+NS_PER_CYCLE = 8  # 1e9 / SYS_HZ, exact
+TICKS_PERIOD = 1 << 30  # MICROPY_PY_TIME_TICKS_PERIOD
+TICKS_MAX = TICKS_PERIOD - 1
+TICKS_HALFPERIOD = TICKS_PERIOD >> 1
+
+# What one call into the model's machine/time API costs in virtual time. It is
+# what makes a spinning loop that polls the hardware let time pass, so that the
+# watchdog can fire on a hung main loop. 2 us is of the order of a MicroPython
+# method call on a 125 MHz Cortex-M0+.
+DEFAULT_CALL_COST_NS = 2_000
+
+
+class ModelSignal(BaseException):
+    """Raised by the model to unwind firmware code: a reset or the end of a run.
+
+    A BaseException, so that firmware's `except Exception` never swallows it,
+    just as no firmware code can catch a real reset.
+    """
+
+
+class Reset(ModelSignal):
+    """The chip reset (watchdog, power cut, machine.reset)."""
+
+    def __init__(self, cause: int, reason: str) -> None:
+        super().__init__(reason)
+        self.cause = cause
+        self.reason = reason
+
+
+class StopRun(ModelSignal):
+    """The harness ended the run (time limit reached, board removed)."""
+
+
+def ticks_diff(a: int, b: int) -> int:
+    """Signed difference a - b of two ticks values, as MicroPython computes it."""
+    return ((a - b + TICKS_HALFPERIOD) & TICKS_MAX) - TICKS_HALFPERIOD
+
+
+def ticks_add(t: int, delta: int) -> int:
+    if delta <= -TICKS_HALFPERIOD or delta >= TICKS_HALFPERIOD:
+        # Same check and message as MicroPython's extmod/modtime.c.
+        raise OverflowError("ticks interval overflow")
+    return (t + delta) & TICKS_MAX
+
+
+class Clock:
+    """Virtual time plus a queue of timed events, processed strictly in order."""
+
+    def __init__(self, boot_us: int = 0, call_cost_ns: int = DEFAULT_CALL_COST_NS) -> None:
+        if boot_us < 0:
+            raise ValueError("boot_us must be >= 0")
+        self.boot_us = boot_us
+        self.call_cost_ns = call_cost_ns
+        self._now = 0
+        self._seq = 0
+        self._queue: list[tuple[int, int, object]] = []
+        self._depth = 0  # > 0 while an event callback runs: time moves, no dispatch
+        # A runner may fence time: advancing past limit_ns first calls at_limit(),
+        # which blocks until the limit moves (or raises StopRun). -1: no fence.
+        self.limit_ns = -1
+        self.at_limit: object = None
+
+    # -- reading -------------------------------------------------------------
+    def now_ns(self) -> int:
+        return self._now
+
+    def time_us(self) -> int:
+        """The 64-bit microsecond timer (time_us_64 in the pico-sdk)."""
+        return self.boot_us + self._now // 1000
+
+    def ticks_us(self) -> int:
+        return self.time_us() & TICKS_MAX
+
+    def ticks_ms(self) -> int:
+        return (self.time_us() // 1000) & TICKS_MAX
+
+    def ticks_cpu(self) -> int:
+        return (self._now // NS_PER_CYCLE) & TICKS_MAX
+
+    # -- events ----------------------------------------------------------------
+    def schedule(self, at_ns: int, callback: object) -> None:
+        """Call `callback(at_ns)` once virtual time reaches at_ns (never earlier)."""
+        at_ns = max(at_ns, self._now)
+        self._seq += 1
+        heapq.heappush(self._queue, (at_ns, self._seq, callback))
+
+    def next_event_ns(self) -> int:
+        return self._queue[0][0] if self._queue else -1
+
+    def advance_to(self, t_ns: int) -> None:
+        """Move time forward to t_ns, running every event due on the way in order.
+
+        Inside an event callback (an IRQ handler, say) time only moves: the
+        pending events run once the callback has returned, at their own times.
+        """
+        if t_ns < self._now:
+            return
+        if self._depth:
+            self._now = t_ns
+            return
+        while 0 <= self.limit_ns < t_ns:
+            self._run_events(self.limit_ns)
+            self.at_limit()  # type: ignore[operator]
+        self._run_events(t_ns)
+
+    def _run_events(self, t_ns: int) -> None:
+        q = self._queue
+        while q and q[0][0] <= t_ns:
+            at, _seq, cb = heapq.heappop(q)
+            self._now = max(self._now, at)
+            self._depth += 1
+            try:
+                cb(at)  # type: ignore[operator]
+            finally:
+                self._depth -= 1
+        self._now = max(self._now, t_ns)
+
+    def advance(self, dt_ns: int) -> None:
+        self.advance_to(self._now + dt_ns)
+
+    def charge_call(self) -> None:
+        """Account for one call into the hardware API (see DEFAULT_CALL_COST_NS)."""
+        if self.call_cost_ns:
+            self.advance_to(self._now + self.call_cost_ns)
+
+    def in_event(self) -> bool:
+        return self._depth > 0
