@@ -78,7 +78,7 @@ def _counts(out: str, word: str) -> int:
 
 
 def tier_pytest() -> tuple[bool, str, int, int]:
-    rc, out = _run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests"])
+    rc, out = _run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests"])
     passed = _counts(out, "passed")
     failed = _counts(out, "failed") + _counts(out, "errors?")
     skipped = _counts(out, "skipped")

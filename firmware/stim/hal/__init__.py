@@ -1,0 +1,1 @@
+"""Hardware access: the only firmware package that imports machine or rp2."""

@@ -1,0 +1,24 @@
+"""Wrap-safe arithmetic on tick values, as MicroPython's time.ticks_diff/ticks_add.
+
+On the RP2040 ticks_ms and ticks_us wrap at 2**30. The pure core does its
+time arithmetic here, on plain ints, so the same code runs on the board, on
+CPython and on the MicroPython VM, and a session crossing the wrap (ticks_us
+wraps every 17.9 minutes) behaves exactly as one that does not.
+"""
+
+from micropython import const
+
+PERIOD = const(1 << 30)
+_MASK = const((1 << 30) - 1)
+_HALF = const(1 << 29)
+
+
+def diff(a: int, b: int) -> int:
+    """a - b, correct across one wrap, in [-2**29, 2**29)."""
+    return ((a - b + _HALF) & _MASK) - _HALF
+
+
+def add(t: int, delta: int) -> int:
+    if delta <= -_HALF or delta >= _HALF:
+        raise OverflowError("ticks interval overflow")
+    return (t + delta) & _MASK

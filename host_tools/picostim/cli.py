@@ -1,0 +1,42 @@
+"""The `picostim` command: board check, sim (and more as the host tools grow)."""
+
+import argparse
+import sys
+from typing import Optional
+
+
+def _cmd_board_check(args: argparse.Namespace) -> int:
+    from picostim import boardcheck
+
+    return boardcheck.run(args.files)
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from picostim.sim import terminal
+
+    return terminal.run(board=args.board, until_s=args.until, speed=args.speed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="picostim", description="PicoStim host tools")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    board = sub.add_parser("board", help="board files")
+    board_sub = board.add_subparsers(dest="board_command", required=True)
+    check = board_sub.add_parser("check", help="validate board files with the firmware's own rules")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.set_defaults(func=_cmd_board_check)
+
+    sim = sub.add_parser("sim", help="run firmware/main.py on the simulated board")
+    sim.add_argument("--board", default="boards/stim4.json", help="board file (default: boards/stim4.json)")
+    sim.add_argument("--until", type=float, default=None, metavar="SECONDS",
+                     help="stop after this much simulated time (default: run until q or Ctrl-C)")
+    sim.add_argument("--speed", default="1", help="1 for real time, or 'max' (default: 1)")
+    sim.set_defaults(func=_cmd_sim)
+    return p
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    rc: int = args.func(args)
+    return rc

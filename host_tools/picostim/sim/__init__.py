@@ -1,0 +1,1 @@
+"""The simulator: firmware/ running unchanged on the RP2040 model (fakehw)."""
