@@ -14,11 +14,15 @@ REPO = Path(__file__).resolve().parents[1]
 MYPY = Path(sys.executable).parent / "mypy"
 
 
-def _mypy_firmware(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
-    f = tmp_path / "snippet.py"
+def _mypy_firmware(tmp_path: Path, source: str, name: str = "snippet") -> subprocess.CompletedProcess[str]:
+    # Each snippet gets its own file and cache: mypy's cache keys on mtime and
+    # size, so rewriting one file with a same-length twin could reuse stale results.
+    d = tmp_path / name
+    d.mkdir()
+    f = d / (name + ".py")
     f.write_text(source)
     return subprocess.run(
-        [str(MYPY), "--config-file", "mypy-firmware.ini", "--cache-dir", str(tmp_path / "cache"), str(f)],
+        [str(MYPY), "--config-file", "mypy-firmware.ini", "--cache-dir", str(d / "cache"), str(f)],
         cwd=REPO, capture_output=True, text=True, check=False,
     )
 
@@ -33,16 +37,16 @@ def _mypy_firmware(tmp_path: Path, source: str) -> subprocess.CompletedProcess[s
 )
 def test_mypy_rejects_wrong_machine_api(tmp_path: Path, bad: str, good: str, needle: str) -> None:
     header = "from machine import PWM, WDT, Pin\n"
-    r_bad = _mypy_firmware(tmp_path, header + bad + "\n")
+    r_bad = _mypy_firmware(tmp_path, header + bad + "\n", "bad")
     assert r_bad.returncode != 0, r_bad.stdout
     assert needle in r_bad.stdout
-    r_good = _mypy_firmware(tmp_path, header + good + "\n")
+    r_good = _mypy_firmware(tmp_path, header + good + "\n", "good")
     assert r_good.returncode == 0, r_good.stdout
 
 
 def test_mypy_firmware_sees_micropython_stdlib_not_cpythons(tmp_path: Path) -> None:
     # time.ticks_ms exists only in MicroPython's stdlib stubs.
-    r = _mypy_firmware(tmp_path, "import time\nx: int = time.ticks_diff(time.ticks_ms(), 0)\n")
+    r = _mypy_firmware(tmp_path, "import time\nx: int = time.ticks_diff(time.ticks_ms(), 0)\n", "good")
     assert r.returncode == 0, r.stdout
-    r = _mypy_firmware(tmp_path, "import time\ntime.perf_counter_ns()\n")
+    r = _mypy_firmware(tmp_path, "import time\ntime.perf_counter_ns()\n", "bad")
     assert r.returncode != 0
