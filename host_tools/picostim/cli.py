@@ -17,6 +17,12 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     return terminal.run(board=args.board, until_s=args.until, speed=args.speed)
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from picostim import bench
+
+    return bench.main(args.areas)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="picostim", description="PicoStim host tools")
     sub = p.add_subparsers(dest="command", required=True)
@@ -33,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="stop after this much simulated time (default: run until q or Ctrl-C)")
     sim.add_argument("--speed", default="1", help="1 for real time, or 'max' (default: 1)")
     sim.set_defaults(func=_cmd_sim)
+
+    b = sub.add_parser("bench", help="measure; write build/bench.json and print it as a table")
+    b.add_argument("areas", nargs="*", help="only these areas (default: all)")
+    b.set_defaults(func=_cmd_bench)
     return p
 
 

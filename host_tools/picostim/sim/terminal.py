@@ -70,12 +70,12 @@ def run(board: str, until_s: Optional[float] = None, speed: str = "1") -> int:
             while shown < len(runner.console_out):
                 print("  console> " + runner.console_out[shown])
                 shown += 1
-            line = "t=%8.2fs key=%s estop=%s %s" % (
-                runner.now_ns / 1e9, "in " if world.key_present() else "out",
+            state = "key=%s estop=%s %s" % (
+                "in " if world.key_present() else "out",
                 "pressed " if world.estop_pressed() else "released", _pins_line(runner, brd, t0, runner.now_ns))
-            if line.split(" ", 2)[2] != last:
-                print(line, flush=True)
-                last = line.split(" ", 2)[2]
+            if state != last:  # print on change only, so a quiet board is a quiet screen
+                print("t=%8.2fs %s" % (runner.now_ns / 1e9, state), flush=True)
+                last = state
             if interactive and select.select([sys.stdin], [], [], 0)[0]:
                 ch = os.read(sys.stdin.fileno(), 1).decode(errors="replace")
                 if ch == "q":

@@ -1,0 +1,61 @@
+"""`make bench` / `picostim bench`: measure, write build/bench.json, print a table.
+
+Each area keeps its measurements in a module here with a
+`measure(progress) -> dict[str, float | int]` function; `progress(msg)` prints
+a line so long runs show they are alive. The report is one flat JSON object,
+one key per figure (names like "pulse.max_freq_error_pct" are fixed once they
+exist: scripts read them).
+"""
+
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+Number = int | float
+
+# Modules measured, in order. Add yours here.
+AREAS: list[str] = []
+
+REPORT = Path("build") / "bench.json"
+
+
+def _progress(msg: str) -> None:
+    print("  ... " + msg, flush=True)
+
+
+def run(areas: Optional[list[str]] = None, out: Path = REPORT,
+        progress: Callable[[str], None] = _progress) -> dict[str, Number]:
+    report: dict[str, Number] = {}
+    for name in areas if areas is not None else AREAS:
+        mod = importlib.import_module("picostim.bench." + name)
+        print("== bench: " + name + " ==", flush=True)
+        t0 = time.monotonic()
+        figures = mod.measure(progress)
+        for k, v in figures.items():
+            if k in report:
+                raise ValueError("bench key " + k + " reported twice")
+            report[k] = v
+        progress("%s done in %.1f s" % (name, time.monotonic() - t0))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print_table(report)
+    print("wrote " + str(out))
+    return report
+
+
+def print_table(report: dict[str, Number]) -> None:
+    width = max((len(k) for k in report), default=10)
+    print("%-*s  %s" % (width, "figure", "value"))
+    print("-" * (width + 14))
+    for k in sorted(report):
+        v = report[k]
+        print("%-*s  %s" % (width, k, ("%.6g" % v) if isinstance(v, float) else str(v)))
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    run(args or None)
+    return 0
