@@ -1,0 +1,457 @@
+"""The safety supervisor: one small state machine, stepped every tick.
+
+Pure: it takes time, input levels, one trainer intent and sense readings as
+arguments, and leaves its decision in its own attributes (`state`, `level_ua`,
+`feed_wdt`, `fault`, ...), which the controller reads. Nothing here allocates
+in the steady state, so `step()` can be proved allocation-free on MicroPython.
+
+Why no sequence of events can stimulate someone who should not be:
+- `level_ua[ch]` is the ceiling of channel ch's output; the controller never
+  drives more (the pulse envelope only scales it down).
+- Every step starts with the stopping conditions: key absent or e-stop pressed
+  (undebounced: the first edge acts) zero every level before anything else.
+- A level is non-zero only in RUNNING, and RUNNING is entered only from READY
+  on a panel start intent with the key in and the e-stop released, stable for
+  ENABLE_STABLE_MS. READY needs no latched fault.
+- Levels start at 0 on every start and resume, rise by at most the ramp rate,
+  and are clamped to the channel's cap (supervisor limit, channel and board
+  maximum, program maximum, RMS cap) on every step.
+- A fault latches: FAULT holds every level at 0 until the key is turned off and
+  on again with the e-stop released. After a watchdog reset the board starts in
+  FAULT "watchdog reset".
+- `feed_wdt` is True only when this step's consistency checks passed.
+
+State chart: docs/safety.md.
+"""
+
+from micropython import const
+
+from stim import ticks
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional, Sequence
+
+SAFE = const(0)
+READY = const(1)
+RUNNING = const(2)
+PAUSED = const(3)
+FAULT = const(4)
+STATE_NAMES = ("SAFE", "READY", "RUNNING", "PAUSED", "FAULT")
+
+# Intents: what the panel (or, for STOP and SET_LIMIT, the console) asks for.
+NONE = const(0)
+START_PAUSE = const(1)
+PLUS = const(2)
+MINUS = const(3)
+STOP = const(4)
+SET_LIMIT = const(5)
+ALL = const(-1)  # channel argument: every channel
+
+ENABLE_STABLE_MS = const(50)  # the enabling direction needs this long a stable level
+MAX_DT_MS = const(100)  # a ramp never advances by more than this much time at once
+OPEN_ELECTRODE_UA = const(10_000)  # above this, no sensed current means an open electrode
+OPEN_SENSE_UA = const(1_000)
+OPEN_TICKS = const(3)  # consecutive ticks of "no current" before we call it open
+OVERCURRENT_MARGIN_UA = const(5_000)
+
+# Why a session ended, as logged.
+END_COMPLETED = "completed"
+END_STOPPED = "stopped"
+END_KEY = "key removed"
+END_ESTOP = "e-stop"
+END_FAULT = "fault"
+
+FAULT_ESTOP = "e-stop"
+FAULT_WDT = "watchdog reset"
+
+# Alerts: feedback to the trainer, not faults.
+ALERT_AT_CAP = "limit reached"
+ALERT_PAUSED_PLUS = "paused: + ignored"
+ALERT_NO_KEY = "start refused: key"
+ALERT_ESTOP = "start refused: e-stop"
+ALERT_FAULT = "start refused: fault"
+ALERT_NOT_RUNNING = "+ ignored: not running"
+ALERT_NO_KEY_LIMIT = "limit refused: key"
+
+
+class Supervisor:
+    """Safety state machine for n channels. All currents in integer microamps."""
+
+    def __init__(
+        self,
+        channel_max_ua: "Sequence[int]",
+        board_max_ua: int,
+        ramp_ua_per_s: int,
+        max_session_ms: int,
+        step_ua: int = 1000,
+        ramp_down_ms: int = 1000,
+        watchdog_reset: bool = False,
+    ) -> None:
+        n = len(channel_max_ua)
+        if n < 1:
+            raise ValueError("supervisor: at least one channel")
+        if ramp_ua_per_s <= 0 or step_ua <= 0 or max_session_ms <= 0:
+            raise ValueError("supervisor: ramp, step and session limit must be > 0")
+        self.n = n
+        self.board_max_ua = board_max_ua
+        self.channel_max_ua = tuple(channel_max_ua)
+        self.ramp_ua_per_s = ramp_ua_per_s
+        self.step_ua = step_ua
+        self.ramp_down_ms = ramp_down_ms
+        self.board_session_ms = max_session_ms
+        self.session_limit_ms = max_session_ms
+        # Per channel: supervisor limit, program cap, trainer set point, output ceiling.
+        self.limit_ua: "List[int]" = [min(m, board_max_ua) for m in channel_max_ua]
+        self.program_cap_ua: "List[int]" = [0] * n  # 0 until a program is chosen
+        self.used: "List[bool]" = [True] * n
+        self.setpoint_ua: "List[int]" = [0] * n
+        self.level_ua: "List[int]" = [0] * n
+        self.peak_ua: "List[int]" = [0] * n
+        self._down_from_ua: "List[int]" = [0] * n
+        self._open_count: "List[int]" = [0] * n
+        self.state = SAFE
+        self.fault: "Optional[str]" = FAULT_WDT if watchdog_reset else None
+        if self.fault is not None:
+            self.state = FAULT
+        self.faults_seen = 0
+        self.alert: "Optional[str]" = None
+        self.alert_ch = -1
+        self.end_reason: "Optional[str]" = None  # why the last session ended
+        self.session_ms = 0  # running time of the current session
+        self.sessions = 0
+        self.feed_wdt = False
+        self.key = False  # debounced: key present
+        self.estop_released = False  # debounced
+        self._key_raw = False
+        self._estop_raw = False  # raw level: e-stop released right now
+        self._key_since = -1
+        self._estop_since = -1
+        self._key_off_since_fault = False
+        self._last_ms = -1
+        self._pausing = False
+        self._ending = False
+        self._down_ms = 0  # time into the current ramp-down
+
+    # -- configuration (not on the tick path) ---------------------------------
+    def set_program(self, caps_ua: "Sequence[int]", used: "Sequence[bool]", duration_ms: int,
+                    ramp_down_ms: int) -> bool:
+        """Choose a program's caps; only while no session runs. Returns False if refused."""
+        if self.state == RUNNING or self.state == PAUSED:
+            return False
+        for ch in range(self.n):
+            cap = caps_ua[ch] if ch < len(caps_ua) else 0
+            self.program_cap_ua[ch] = cap if cap > 0 else 0
+            self.used[ch] = bool(used[ch]) if ch < len(used) else False
+        self.session_limit_ms = min(duration_ms, self.board_session_ms)
+        self.ramp_down_ms = ramp_down_ms
+        return True
+
+    def cap_ua(self, ch: int) -> int:
+        """The smallest of the supervisor limit, channel and board maximum and program cap."""
+        c = self.limit_ua[ch]
+        if self.channel_max_ua[ch] < c:
+            c = self.channel_max_ua[ch]
+        if self.board_max_ua < c:
+            c = self.board_max_ua
+        if self.program_cap_ua[ch] < c:
+            c = self.program_cap_ua[ch]
+        if not self.used[ch]:
+            c = 0
+        return c
+
+    def latch_fault(self, reason: str) -> None:
+        """Any doubt ends here: every level to 0 now, until a key cycle clears it."""
+        if self.state == RUNNING or self.state == PAUSED:
+            self.end_reason = END_ESTOP if reason == FAULT_ESTOP else END_FAULT
+        if self.fault is None:
+            self.faults_seen += 1
+        self.fault = reason
+        self.state = FAULT
+        # Only a key turned off after the fault (seen on the raw level) clears it.
+        self._key_off_since_fault = not self._key_raw
+        self._zero_all()
+
+    # -- the guards (small methods, so the mutation test can disable each) -----
+    def _key_guard(self) -> bool:
+        return self.key
+
+    def _estop_guard(self) -> bool:
+        """The e-stop is released right now (raw level: pressing is never debounced)."""
+        return self._estop_raw
+
+    def _cap_guard(self, ch: int, ua: int) -> int:
+        cap = self.cap_ua(ch)
+        return cap if ua > cap else ua
+
+    def _ramp_guard(self, dt_ms: int) -> int:
+        """How far a level may rise in dt_ms (every start begins from 0)."""
+        return self.ramp_ua_per_s * dt_ms // 1000
+
+    def _wdt_guard(self) -> bool:
+        """Feed only if every invariant holds after this step."""
+        for ch in range(self.n):
+            lv = self.level_ua[ch]
+            if lv < 0 or lv > self.cap_ua(ch):
+                return False
+            if lv and self.state != RUNNING:
+                return False
+        return not (self.state == RUNNING and self.session_ms > self.session_limit_ms)
+
+    # -- the tick ----------------------------------------------------------------
+    def step(self, now_ms: int, key_raw: bool, estop_released_raw: bool, intent: int = NONE,
+             ch: int = ALL, arg: int = 0) -> None:
+        """Advance to now_ms with these raw input levels and at most one intent."""
+        self.alert = None
+        dt = 0 if self._last_ms < 0 else ticks.diff(now_ms, self._last_ms)
+        self._last_ms = now_ms
+        if dt < 0:
+            self.latch_fault("internal error: clock went backwards")
+            dt = 0
+        if dt > MAX_DT_MS:
+            dt = MAX_DT_MS  # after a stall, ramps resume at their rate, never jump
+        self._debounce(now_ms, key_raw, estop_released_raw)
+
+        # 1. Stopping conditions first, every step.
+        if not self._estop_guard():
+            if self.fault != FAULT_ESTOP:
+                self.latch_fault(FAULT_ESTOP)
+        if not self._key_guard():
+            if self.state == RUNNING or self.state == PAUSED:
+                self._end(END_KEY, SAFE)
+            elif self.state == READY:
+                self.state = SAFE
+            if not self._key_raw:
+                self._key_off_since_fault = True
+            self._zero_all()
+        enabled = self._key_guard() and self._estop_guard() and self.estop_released
+        if intent == STOP and (self.state == RUNNING or self.state == PAUSED):
+            self._end(END_STOPPED, READY)
+
+        # 2. State moves.
+        st = self.state
+        if st == FAULT:
+            self._zero_all()
+            if enabled and self._key_off_since_fault:
+                self.fault = None
+                self.state = READY
+            elif intent == START_PAUSE:
+                self._refuse(ALERT_FAULT, ALL)
+        elif st == SAFE:
+            if enabled:
+                self.state = READY
+            elif intent == START_PAUSE:
+                self._refuse(ALERT_ESTOP if self._key_guard() else ALERT_NO_KEY, ALL)
+        elif st == READY:
+            if intent == START_PAUSE:
+                self._start()
+            elif intent == PLUS:
+                self._refuse(ALERT_NOT_RUNNING, ch)
+        elif st == RUNNING:
+            if intent == START_PAUSE and not self._ending:
+                self._begin_ramp_down(True)
+            elif intent == PLUS:
+                self._plus(ch)
+            self.session_ms += dt
+            if not self._ending and self.session_ms + self.ramp_down_ms >= self.session_limit_ms:
+                self._ending = True
+                self._begin_ramp_down(False)
+        elif st == PAUSED:
+            if intent == START_PAUSE:
+                self.state = RUNNING  # resume: levels are 0 and ramp back to the set points
+                self._pausing = False
+            elif intent == PLUS:
+                self._refuse(ALERT_PAUSED_PLUS, ch)
+        if intent == MINUS:
+            self._minus(ch)
+        elif intent == SET_LIMIT:
+            self._set_limit(ch, arg)
+
+        # 3. Levels follow the set points at the ramp rate, always inside the caps.
+        self._move_levels(dt)
+
+        # 4. Session end and pause completion.
+        if self.state == RUNNING:
+            if self._ending and (self._all_zero() or self.session_ms >= self.session_limit_ms):
+                self._end(END_COMPLETED, READY)
+            elif self._pausing and self._all_zero():
+                self.state = PAUSED
+                self._pausing = False
+
+        # 5. Watchdog policy: feed only a consistent state.
+        ok = self._wdt_guard()
+        if not ok and self.state != FAULT:
+            self.latch_fault("internal error: supervisor invariant")
+            ok = False
+        self.feed_wdt = ok
+
+    def check_sense(self, ch: int, applied_ua: int, sensed_ua: int) -> None:
+        """Compare what channel ch was driven to with what the sense line measured.
+
+        Overcurrent cuts everything and latches a fault. No current while the
+        channel was driven above OPEN_ELECTRODE_UA for OPEN_TICKS ticks sends the
+        channel back to 0 with an alert, as clinical stimulators do.
+        """
+        limit = applied_ua + applied_ua // 5 + OVERCURRENT_MARGIN_UA
+        if sensed_ua > limit or sensed_ua > self.channel_max_ua[ch] + OVERCURRENT_MARGIN_UA:
+            self.latch_fault(_OVERCURRENT[ch] if ch < len(_OVERCURRENT) else "overcurrent")
+            return
+        if applied_ua > OPEN_ELECTRODE_UA and sensed_ua < OPEN_SENSE_UA:
+            self._open_count[ch] += 1
+            if self._open_count[ch] >= OPEN_TICKS:
+                self._open_count[ch] = 0
+                self.setpoint_ua[ch] = 0
+                self.level_ua[ch] = 0
+                self.alert = _OPEN[ch] if ch < len(_OPEN) else "open electrode"
+                self.alert_ch = ch
+        else:
+            self._open_count[ch] = 0
+
+    # -- helpers -----------------------------------------------------------------
+    def _debounce(self, now_ms: int, key_raw: bool, estop_raw: bool) -> None:
+        # Asymmetric: the stopping direction acts on the first edge; the
+        # enabling direction needs ENABLE_STABLE_MS of a stable level.
+        self._key_raw = key_raw
+        self._estop_raw = estop_raw
+        if not key_raw:
+            self.key = False
+            self._key_since = -1
+        elif self._key_since < 0:
+            self._key_since = now_ms
+        elif not self.key and ticks.diff(now_ms, self._key_since) >= ENABLE_STABLE_MS:
+            self.key = True
+        if not estop_raw:
+            self.estop_released = False
+            self._estop_since = -1
+        elif self._estop_since < 0:
+            self._estop_since = now_ms
+        elif not self.estop_released and ticks.diff(now_ms, self._estop_since) >= ENABLE_STABLE_MS:
+            self.estop_released = True
+
+    def _refuse(self, alert: str, ch: int) -> None:
+        self.alert = alert
+        self.alert_ch = ch
+
+    def _start(self) -> None:
+        any_used = False
+        for c in range(self.n):
+            if self.used[c] and self.cap_ua(c) > 0:
+                any_used = True
+        if not any_used:
+            self._refuse("start refused: no program", ALL)
+            return
+        self.state = RUNNING
+        self.sessions += 1
+        self.session_ms = 0
+        self.end_reason = None
+        self._pausing = False
+        self._ending = False
+        for c in range(self.n):
+            self.setpoint_ua[c] = 0
+            self.level_ua[c] = 0
+            self.peak_ua[c] = 0
+            self._open_count[c] = 0
+
+    def _end(self, reason: str, new_state: int) -> None:
+        self.end_reason = reason
+        self.state = new_state
+        self._pausing = False
+        self._ending = False
+        self._zero_all()
+
+    def _zero_all(self) -> None:
+        for c in range(self.n):
+            self.level_ua[c] = 0
+            self.setpoint_ua[c] = 0
+
+    def _all_zero(self) -> bool:
+        for c in range(self.n):
+            if self.level_ua[c]:
+                return False
+        return True
+
+    def _begin_ramp_down(self, pausing: bool) -> None:
+        self._pausing = pausing
+        self._down_ms = 0
+        for c in range(self.n):
+            self._down_from_ua[c] = self.level_ua[c]
+
+    def _plus(self, ch: int) -> None:
+        if self._pausing or self._ending:
+            self._refuse(ALERT_NOT_RUNNING, ch)
+            return
+        for c in range(self.n):
+            if ch != ALL and c != ch:
+                continue
+            if not self.used[c]:
+                continue
+            cap = self.cap_ua(c)
+            sp = self.setpoint_ua[c] + self.step_ua
+            if sp >= cap:
+                if self.setpoint_ua[c] >= cap:
+                    self._refuse(ALERT_AT_CAP, c)
+                sp = cap
+            self.setpoint_ua[c] = sp
+
+    def _minus(self, ch: int) -> None:
+        for c in range(self.n):
+            if ch != ALL and c != ch:
+                continue
+            sp = self.setpoint_ua[c] - self.step_ua
+            self.setpoint_ua[c] = sp if sp > 0 else 0
+            if self.level_ua[c] > self.setpoint_ua[c]:
+                self.level_ua[c] = self.setpoint_ua[c]
+
+    def _set_limit(self, ch: int, ua: int) -> None:
+        # Lowering a limit is stopping-direction and always allowed; raising one
+        # needs the key (the console and the panel gesture both check it here).
+        for c in range(self.n):
+            if ch != ALL and c != ch:
+                continue
+            new = ua if ua > 0 else 0
+            if new > self.channel_max_ua[c]:
+                new = self.channel_max_ua[c]
+            if new > self.limit_ua[c] and not self._key_guard():
+                self._refuse(ALERT_NO_KEY_LIMIT, c)
+                continue
+            self.limit_ua[c] = new
+
+    def _move_levels(self, dt: int) -> None:
+        if self.state != RUNNING:
+            for c in range(self.n):
+                self.level_ua[c] = 0
+            return
+        if self._pausing or self._ending:
+            # Ramp down linearly from where each channel was, over ramp_down_ms.
+            self._down_ms += dt
+            rd = self.ramp_down_ms
+            for c in range(self.n):
+                if rd <= 0 or self._down_ms >= rd:
+                    target = 0
+                else:
+                    target = self._down_from_ua[c] * (rd - self._down_ms) // rd
+                if target < self.level_ua[c]:
+                    self.level_ua[c] = target
+                self.level_ua[c] = self._cap_guard(c, self.level_ua[c])
+            return
+        rise = self._ramp_guard(dt)
+        for c in range(self.n):
+            sp = self._cap_guard(c, self.setpoint_ua[c])
+            self.setpoint_ua[c] = sp
+            lv = self.level_ua[c]
+            if lv < sp:
+                lv = lv + rise if sp - lv > rise else sp
+            elif lv > sp:
+                lv = sp  # lowering is immediate
+            lv = self._cap_guard(c, lv)
+            self.level_ua[c] = lv
+            if lv > self.peak_ua[c]:
+                self.peak_ua[c] = lv
+
+    def state_name(self) -> str:
+        return STATE_NAMES[self.state]
+
+
+# Preallocated alert/fault texts, so a sense check never builds a string.
+_OVERCURRENT = tuple("overcurrent CH" + str(i + 1) for i in range(8))
+_OPEN = tuple("open electrode CH" + str(i + 1) for i in range(8))
