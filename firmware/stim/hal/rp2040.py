@@ -1,4 +1,4 @@
-"""RP2040 pins, clock, watchdog and reset cause, as the board file wires them.
+"""RP2040 pins, clock, watchdog, reset cause and the IRQ kill path.
 
 Everything else in the firmware is pure and takes levels and times as
 arguments; this module turns pins into levels and decisions into pin states.
@@ -7,18 +7,29 @@ arguments; this module turns pins into levels and decisions into pin states.
 import json
 import time
 
-from machine import WDT, Pin, reset_cause
+import machine
+from machine import ADC, WDT, Pin, mem32, reset_cause
 from machine import WDT_RESET as _WDT_RESET
 
 from stim import ticks
+from stim.board import BUTTONS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import List, Optional
+    from typing import List, Optional, Tuple
 
     from stim.board import Board, Input, Output
 
 BOARD_FILE = "board.json"  # relative to cwd, which is the littlefs root on the board
+
+# RP2040 registers (datasheet 2.3.1.7 SIO, 2.19.6.1 IO_BANK0). Plain ints, not
+# const(): they exceed MicroPython's small-int range and live in the bytecode's
+# constant table, so using them allocates nothing.
+_SIO_OUT_SET = 0xD0000014
+_SIO_OUT_CLR = 0xD0000018
+_SIO_OE_SET = 0xD0000024
+_IO_BANK0_CTRL0 = 0x40014004  # GPIOn_CTRL at + 8 * n
+_FUNC_SIO = 5
 
 
 def force_outputs_safe(path: str) -> bool:
@@ -66,12 +77,18 @@ def sleep_ms(ms: int) -> None:
     time.sleep_ms(ms)
 
 
+def start_watchdog(timeout_ms: int) -> WDT:
+    return WDT(timeout=timeout_ms)
+
+
 class _In:
     """A fail-safe input: `active()` is True only for the declared active level."""
 
     def __init__(self, spec: "Input") -> None:
         self.pin = Pin(spec.pin, Pin.IN, Pin.PULL_UP if spec.pull == "up" else Pin.PULL_DOWN)
         self.active_level = spec.active_level
+        # The edge towards the fail-safe level is the stopping direction.
+        self.stop_edge = Pin.IRQ_RISING if spec.failsafe_level else Pin.IRQ_FALLING
 
     def active(self) -> bool:
         return self.pin.value() == self.active_level
@@ -84,6 +101,63 @@ class _Out:
 
     def set(self, on: bool) -> None:
         self.pin.value(self.active_level if on else 1 - self.active_level)
+
+
+class KillPath:
+    """Every stim pin and PWM-DAC pin to GPIO low, DAC codes to 0, output-enable off.
+
+    Runs from hard IRQs on the key and e-stop pins and from the tick. It uses
+    only objects made here in advance, allocates nothing, and never raises: an
+    uncaught exception in a hard IRQ would disable that IRQ for good. Driving
+    the pins as GPIO, rather than setting duty 0, stops a pulse at once: a duty
+    change would wait for the next PWM wrap, up to 125 ms away at 8 Hz.
+    """
+
+    def __init__(self, board: "Board", dac: "object" = None) -> None:
+        pins = list(board.stim_pins())
+        if board.amplitude.driver == "pwm_dac":
+            pins.extend(board.amplitude.pins)
+        low = 0
+        for p in pins:
+            low |= 1 << p
+        high = 0
+        oe = board.outputs.output_enable
+        if oe.active_level:
+            low |= 1 << oe.pin
+        else:
+            high |= 1 << oe.pin
+        self._low = low
+        self._high = high
+        self._all = low | high
+        self._ctrl: "Tuple[int, ...]" = tuple(_IO_BANK0_CTRL0 + 8 * p for p in pins)
+        self._dac = dac
+        self.count = 0  # how often it fired: the tick notices a kill it did not ask for
+        self._handler = self._irq  # one bound method, made now, not in the IRQ
+
+    def fire(self) -> None:
+        try:
+            mem32[_SIO_OUT_CLR] = self._low  # output latch low first, then hand the pad to SIO
+            mem32[_SIO_OUT_SET] = self._high
+            mem32[_SIO_OE_SET] = self._all
+            for a in self._ctrl:
+                mem32[a] = _FUNC_SIO
+        except Exception:  # noqa: BLE001 - never raise out of a hard IRQ
+            pass
+        dac = self._dac
+        if dac is not None:
+            try:
+                dac.zero_all()  # type: ignore[attr-defined]
+            except Exception:  # noqa: BLE001 - never raise out of a hard IRQ
+                pass
+        self.count += 1
+
+    def _irq(self, pin: "object") -> None:
+        self.fire()
+
+    def arm(self, inputs: "Tuple[_In, ...]") -> None:
+        """Hard IRQ on the stopping edge of each input (key removed, e-stop pressed)."""
+        for i in inputs:
+            i.pin.irq(handler=self._handler, trigger=i.stop_edge, hard=True)
 
 
 class Hardware:
@@ -99,13 +173,26 @@ class Hardware:
         self.status_led = _Out(outs.status_led)
         self.buzzer = _Out(outs.buzzer)
         self.charge_pump: "Optional[_Out]" = None
+        self._pump_level = False
         if outs.charge_pump is not None:
             self.charge_pump = _Out(outs.charge_pump)
         ins = board.inputs
         self.key = _In(ins.key)
         self.estop = _In(ins.estop)
-        self.buttons = tuple(_In(ins.buttons[name]) for name in sorted(ins.buttons))
-        self.button_names = tuple(sorted(ins.buttons))
+        self.buttons = tuple(_In(ins.buttons[name]) for name in BUTTONS)
+        # Sense: ADC per channel (None without), and the scale to microamps.
+        sense: "List[Optional[ADC]]" = []
+        scale: "List[int]" = []
+        for ch in board.channels:
+            if ch.sense_adc is not None and ch.sense_ma_per_volt is not None:
+                sense.append(ADC(Pin(ch.sense_adc)))
+                # uA per ADC count of read_u16(): mA/V * 3.3 V / 65535 counts * 1000
+                scale.append(int(ch.sense_ma_per_volt * 3300 * 1000 // 65535))
+            else:
+                sense.append(None)
+                scale.append(0)
+        self.sense = tuple(sense)
+        self._sense_scale = tuple(scale)
 
     def outputs_off(self) -> None:
         self.output_enable.set(False)
@@ -119,6 +206,7 @@ class Hardware:
         return self.estop.active()
 
     def buttons_mask(self) -> int:
+        """Bit i set while BUTTONS[i] is pressed."""
         m = 0
         bit = 1
         for b in self.buttons:
@@ -127,6 +215,24 @@ class Hardware:
             bit <<= 1
         return m
 
+    def sense_ua(self, ch: int) -> int:
+        """Measured current of channel ch in uA, or -1 if the channel has no sense line."""
+        adc = self.sense[ch]
+        if adc is None:
+            return -1
+        return adc.read_u16() * self._sense_scale[ch]
 
-def start_watchdog(timeout_ms: int) -> WDT:
-    return WDT(timeout=timeout_ms)
+    def toggle_charge_pump(self) -> None:
+        """Dynamic enable: the output stage stays powered only while the tick keeps toggling."""
+        if self.charge_pump is not None:
+            self._pump_level = not self._pump_level
+            self.charge_pump.set(self._pump_level)
+
+
+def irq_off() -> int:
+    """Hold back IRQs while the tick applies outputs, so a kill always lands after them."""
+    return machine.disable_irq()  # type: ignore[no-any-return]
+
+
+def irq_on(state: int) -> None:
+    machine.enable_irq(state)  # type: ignore[arg-type]

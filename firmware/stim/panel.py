@@ -1,0 +1,147 @@
+"""The trainer's front panel: raw button levels -> debounced gestures -> intents.
+
+Pure: `step(now_ms, pressed_mask, key)` takes the buttons' active levels as a
+bit mask (bit i is BUTTONS[i]) and leaves at most one intent per tick in
+`intent` / `channel`. The controller hands it to the supervisor, which decides
+whether it is allowed. Nothing allocates in `step`.
+
+Gestures:
+- start_pause: press -> START_PAUSE.
+- plus / minus: one step per press; held, they repeat no faster than
+  REPEAT_MS (2 steps/s) after HOLD_MS.
+- channel: press -> next channel, then "all".
+- program: press -> next program (the controller refuses it while running).
+- supervisor mode: with the key in, hold channel for SUPERVISOR_HOLD_MS; +/-
+  then raise or lower the selected channel's limit; hold channel again to leave.
+- A button already down at the first tick is stuck: `stuck` names it and the
+  controller latches a fault (program alone held at boot is the maintenance
+  escape, decided in main before the panel exists).
+"""
+
+from micropython import const
+
+from stim import ticks
+from stim.board import BUTTONS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional
+
+# Bit i of the pressed mask is BUTTONS[i]; the hal reads them in this order.
+B_START = const(0)
+B_PLUS = const(1)
+B_MINUS = const(2)
+B_CHANNEL = const(3)
+B_PROGRAM = const(4)
+N_BUTTONS = const(5)
+
+# Intents the panel can produce (the supervisor's codes where they overlap).
+NONE = const(0)
+START_PAUSE = const(1)
+PLUS = const(2)
+MINUS = const(3)
+LIMIT_UP = const(10)
+LIMIT_DOWN = const(11)
+CHANNEL = const(12)
+PROGRAM = const(13)
+SUPERVISOR_ON = const(14)
+SUPERVISOR_OFF = const(15)
+ALL = const(-1)
+
+DEBOUNCE_MS = const(30)
+HOLD_MS = const(600)
+REPEAT_MS = const(500)  # at most 2 steps per second while held
+SUPERVISOR_HOLD_MS = const(2000)
+
+
+class Panel:
+    def __init__(self, n_channels: int) -> None:
+        self.n = n_channels
+        self.channel = ALL  # selected channel, or ALL
+        self.supervisor_mode = False
+        self.intent = NONE
+        self.intent_channel = ALL
+        self.stuck: "Optional[str]" = None
+        self._first = True
+        self._raw: "List[int]" = [0] * N_BUTTONS  # last raw level
+        self._raw_since: "List[int]" = [0] * N_BUTTONS
+        self._down: "List[bool]" = [False] * N_BUTTONS  # debounced
+        self._down_since: "List[int]" = [0] * N_BUTTONS
+        self._next_repeat: "List[int]" = [0] * N_BUTTONS
+        self._long_done: "List[bool]" = [False] * N_BUTTONS
+        self._ignore: "List[bool]" = [False] * N_BUTTONS  # stuck at boot: ignored until let go
+
+    def step(self, now_ms: int, pressed: int, key: bool) -> None:
+        self.intent = NONE
+        self.intent_channel = self.channel
+        if self._first:
+            self._first = False
+            for i in range(N_BUTTONS):
+                if pressed & (1 << i):
+                    self.stuck = BUTTONS[i]
+                    self._raw[i] = 1
+                    self._down[i] = True
+                    self._ignore[i] = True  # a stuck button never acts
+                self._raw_since[i] = now_ms
+            return
+        if not key:
+            self.supervisor_mode = False
+        for i in range(N_BUTTONS):
+            level = 1 if pressed & (1 << i) else 0
+            if level != self._raw[i]:
+                self._raw[i] = level
+                self._raw_since[i] = now_ms
+                continue
+            stable = ticks.diff(now_ms, self._raw_since[i]) >= DEBOUNCE_MS
+            if not stable:
+                continue
+            if self._ignore[i]:
+                if not level:
+                    self._ignore[i] = False  # let go: it may act from its next press
+                    self._down[i] = False
+                continue
+            if level and not self._down[i]:
+                self._down[i] = True
+                self._down_since[i] = now_ms
+                self._next_repeat[i] = ticks.add(now_ms, HOLD_MS)
+                self._long_done[i] = False
+                self._press(i)
+            elif level and self._down[i]:
+                self._held(i, now_ms, key)
+            elif not level and self._down[i]:
+                self._down[i] = False
+                self._release(i)
+
+    def _emit(self, intent: int) -> None:
+        if self.intent == NONE:  # one intent per tick; the first wins
+            self.intent = intent
+            self.intent_channel = self.channel
+
+    def _press(self, i: int) -> None:
+        if i == B_START:
+            self._emit(START_PAUSE)
+        elif i == B_PLUS:
+            self._emit(LIMIT_UP if self.supervisor_mode else PLUS)
+        elif i == B_MINUS:
+            self._emit(LIMIT_DOWN if self.supervisor_mode else MINUS)
+        elif i == B_PROGRAM:
+            self._emit(PROGRAM)
+        # channel acts on release of a short press or on a long hold: see _held
+
+    def _held(self, i: int, now_ms: int, key: bool) -> None:
+        held = ticks.diff(now_ms, self._down_since[i])
+        if i == B_PLUS or i == B_MINUS:
+            if ticks.diff(now_ms, self._next_repeat[i]) >= 0:
+                self._next_repeat[i] = ticks.add(now_ms, REPEAT_MS)
+                self._press(i)
+        elif i == B_CHANNEL and not self._long_done[i]:
+            if key and held >= SUPERVISOR_HOLD_MS:
+                self._long_done[i] = True
+                self.supervisor_mode = not self.supervisor_mode
+                self._emit(SUPERVISOR_ON if self.supervisor_mode else SUPERVISOR_OFF)
+
+    def _release(self, i: int) -> None:
+        # Channel select acts on a short press's release: a long hold is the mode gesture.
+        if i == B_CHANNEL and not self._long_done[i]:
+            self.channel = 0 if self.channel == ALL else (self.channel + 1 if self.channel + 1 < self.n else ALL)
+            self._emit(CHANNEL)
