@@ -238,7 +238,7 @@ def test_cc_write_latches_at_wrap_so_a_pulse_is_never_cut_short() -> None:
     t_w = clk.now_ns()
     clk.advance_to(t_w + 60 * MS)
     e = chip.pwm.channel_edges(4, t_start + 40 * MS, clk.now_ns())
-    widths = _high_widths([(t_start + 40 * MS, 1)] + e)  # noqa: RUF005 - MicroPython has no [*e]
+    widths = _high_widths([(t_start + 40 * MS, 1)] + e)
     assert approx(widths[0], 10 * MS, 1000), widths  # the pulse in progress keeps its length
     assert all(approx(w, 2 * MS, 1000) for w in widths[1:]), widths  # new width from the next period
     assert len(widths) >= 3

@@ -18,7 +18,7 @@ try:
     _heap_lock = _mp.heap_lock
     _heap_unlock = _mp.heap_unlock
 except (ImportError, AttributeError):  # CPython: no heap to lock
-    _mp = None
+    _mp = None  # type: ignore[assignment]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
