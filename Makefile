@@ -7,6 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BOARD ?= boards/stim4.json
 PORT ?=
+PROGRAM ?= lower_back
+OUT ?= build/plot.png
 
 .PHONY: help setup test lint typecheck sim bench deploy plot clean
 
@@ -14,6 +16,7 @@ help:
 	@echo "make test    - set up (first time) and run every test tier"
 	@echo "make sim     - run firmware/main.py on the simulated board (BOARD=$(BOARD))"
 	@echo "make bench   - measure, write build/bench.json"
+	@echo "make plot PROGRAM=lower_back OUT=build/plot.png - envelope and pulses of a program (name or JSON file)"
 	@echo "make deploy PORT=/dev/ttyACM0 BOARD=boards/stim4.json - flash a real board"
 
 setup: $(VENV)/.installed typings/.installed
@@ -42,6 +45,9 @@ sim: setup
 
 bench: setup
 	$(PY) -m picostim bench
+
+plot: setup
+	$(PY) -m picostim plot $(PROGRAM) -o $(OUT) --board $(BOARD)
 
 deploy: setup
 	$(PY) -m picostim deploy --port "$(PORT)" --board $(BOARD)

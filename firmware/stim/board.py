@@ -48,13 +48,20 @@ def pwm_channel(pin: int) -> int:
     return pin & 1
 
 
-class BoardError(ValueError):
-    """A board file is not valid. str(e) is "<key path>: <reason>"."""
+class FieldError(ValueError):
+    """A value that is not valid. str(e) is "<key path>: <reason>"; also e.path and e.reason.
+
+    The base of BoardError, stim.programs.ProgramError and stim.pulse.PulseError.
+    """
 
     def __init__(self, path: str, reason: str) -> None:
         super().__init__(path + ": " + reason)
         self.path = path
         self.reason = reason
+
+
+class BoardError(FieldError):
+    """A board file is not valid. str(e) is "<key path>: <reason>"."""
 
 
 class Input:

@@ -23,6 +23,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return bench.main(args.areas)
 
 
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from picostim import plot
+
+    return plot.run(args.program, args.output, args.board)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="picostim", description="PicoStim host tools")
     sub = p.add_subparsers(dest="command", required=True)
@@ -43,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="measure; write build/bench.json and print it as a table")
     b.add_argument("areas", nargs="*", help="only these areas (default: all)")
     b.set_defaults(func=_cmd_bench)
+
+    pl = sub.add_parser("plot", help="draw a program's envelope and one pulse pair (from the model) to a PNG")
+    pl.add_argument("program", metavar="PROGRAM", help="a built-in program name or a JSON program file")
+    pl.add_argument("-o", "--output", required=True, metavar="FILE.png")
+    pl.add_argument("--board", default="boards/stim4.json", help="board file (default: boards/stim4.json)")
+    pl.set_defaults(func=_cmd_plot)
     return p
 
 

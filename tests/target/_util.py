@@ -23,3 +23,24 @@ def expect_raises(exc_type: "Type[E]", fn: "Callable[..., Any]", *args: "Any", *
 
 def approx(a: float, b: float, tol: float) -> bool:
     return abs(a - b) <= tol
+
+
+def heap_locked(fn: "Callable[[], Any]") -> bool:
+    """Call fn() inside micropython.heap_lock(); an allocation raises MemoryError out of it.
+
+    Returns True if the lock was proven on around the call (MicroPython), False on CPython, where
+    the shim cannot enforce it. fn takes no arguments: a call with *args allocates on MicroPython.
+    """
+    import micropython  # the real one, or fakehw's shim on CPython
+
+    locked = False
+    micropython.heap_lock()
+    try:
+        fn()
+        try:
+            bytearray(16)
+        except MemoryError:
+            locked = True
+    finally:
+        micropython.heap_unlock()
+    return locked

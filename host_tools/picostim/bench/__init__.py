@@ -17,7 +17,7 @@ from typing import Callable, Optional
 Number = int | float
 
 # Modules measured, in order. Add yours here.
-AREAS: list[str] = []
+AREAS: list[str] = ["store", "pulse"]
 
 REPORT = Path("build") / "bench.json"
 

@@ -54,6 +54,7 @@ WDT_TIMEOUT_MAX_MS = 8388  # 24-bit counter, decremented twice per us on RP2040
 SIO_BASE = 0xD0000000
 IO_BANK0_BASE = 0x40014000
 PWM_BASE = 0x40050000
+DMA_BASE = 0x50000000
 _ALIAS_MASK = 0x3000
 
 # Pad-level history kinds.
@@ -296,6 +297,10 @@ class Chip:
             return (lev << 17) | (lev << 26)  # GPIOn_STATUS INFROMPAD / (approx) INTOPERI
         if PWM_BASE <= base < PWM_BASE + 0xB4:
             return self.pwm.read_reg(base - PWM_BASE)
+        if DMA_BASE <= addr < DMA_BASE + 0x1000:
+            from . import dma  # dma imports chip: resolve at first use
+
+            return dma.block(self).read_reg(addr - DMA_BASE)
         raise ValueError("fakehw: no modelled register at " + hex(addr))
 
     def mem_write(self, addr: int, value: int) -> None:
@@ -335,6 +340,11 @@ class Chip:
         if PWM_BASE <= base < PWM_BASE + 0xB4:
             off = base - PWM_BASE
             self.pwm.write_reg(off, _apply_alias(alias, self.pwm.read_reg(off), value))
+            return
+        if DMA_BASE <= addr < DMA_BASE + 0x1000:
+            from . import dma
+
+            dma.block(self).write_reg(addr - DMA_BASE, value)
             return
         raise ValueError("fakehw: no modelled writable register at " + hex(addr))
 

@@ -55,6 +55,8 @@ silicon whether inversion sits before or after that hold).
 Not modelled (documented deviations): DIVMODE other than free-running (writes
 raise ValueError); the PH_ADV/PH_RET strobes (ignored); the wrap IRQ
 reaching the CPU (INTR/INTE/INTF/INTS read correctly, nothing is delivered).
+The wrap's DREQ is: dma.py counts wraps (count_wraps) and is told through
+`watchers` when a write moves a slice's future wraps.
 A counter above TOP (from a CTR write, or a smaller TOP latched while the
 slice was stopped, e.g. PWM.freq() raised after deinit()) counts up to 0xFFFF
 and rolls over to 0 without a latch (assumed: the wrap compares counter ==
@@ -353,6 +355,13 @@ class PwmBlock:
         self.inte = 0
         self.intf = 0
         self.mp = _MpState()
+        # Called with the slice number after any write that can move that slice's future wraps
+        # (CSR, DIV, CTR, TOP, reset): the DMA model (dma.py) re-times its wrap-paced transfers.
+        self.watchers: List[Any] = []
+
+    def _notify(self, s: int) -> None:
+        for fn in self.watchers:
+            fn(s)
 
     # -- time ------------------------------------------------------------------------
     def _cycle(self) -> int:
@@ -486,6 +495,7 @@ class PwmBlock:
         was_running = sl.csr & CSR_EN
         sl.csr = value
         self._split(sl, c, latch_now=bool(was_running and not value & CSR_EN))
+        self._notify(s)
 
     def set_div(self, s: int, value: int) -> None:
         sl = self.slices[s]
@@ -502,6 +512,7 @@ class PwmBlock:
             t.d16 = _div16(value)  # a halted segment's output does not depend on DIV
             if t.acc >= t.d16:
                 t.acc = t.d16 - 1
+        self._notify(s)
 
     def set_ctr(self, s: int, value: int) -> None:
         sl = self.slices[s]
@@ -518,11 +529,13 @@ class PwmBlock:
         else:
             n.v = value & 0xFFFF  # halted: the count changes, the held outputs do not
         sl.virt_ok = False
+        self._notify(s)
 
     def _set_buffered(self, s: int, cc: int, top: int) -> None:
         sl = self.slices[s]
         if cc == sl.cc and top == sl.top:
             return
+        top_changed = top != sl.top
         c = self._cycle()
         self._materialize(sl, c)
         sl.cc = cc
@@ -539,6 +552,8 @@ class PwmBlock:
         else:
             sl.pend_c = -1
         sl.virt_ok = False
+        if top_changed:
+            self._notify(s)  # CC alone never moves a wrap
 
     def set_cc(self, s: int, value: int) -> None:
         self._set_buffered(s, value & _M32, self.slices[s].top)
@@ -579,6 +594,8 @@ class PwmBlock:
         self.inte = 0
         self.intf = 0
         self.mp = _MpState()
+        for s in range(N_SLICES):
+            self._notify(s)
 
     # -- queries -------------------------------------------------------------------------
     def counter(self, s: int, t_ns: int) -> int:
@@ -640,9 +657,10 @@ class PwmBlock:
                     prev = lev
         return out
 
-    def wrap_times(self, s: int, t0_ns: int, t1_ns: int) -> "List[int]":
-        """Times in [t0_ns, t1_ns) at which slice s wraps (latch points; 0 -> 0 turns in phase-correct)."""
-        out: List[int] = []
+    def _wrap_runs(self, s: int, t0_ns: int, t1_ns: int) -> "List[Tuple[_Seg, int, int, int]]":
+        """For each segment of slice s in [t0_ns, t1_ns): (segment, 1 if it starts at a wrap in the
+        window else 0, first and last step index of its own wraps in the window; first > last: none)."""
+        out: List[Tuple[_Seg, int, int, int]] = []
         sl = self.slices[s]
         k = max(sl.index(t0_ns), 0)
         nseg = sl.count()
@@ -653,16 +671,35 @@ class PwmBlock:
             end = sl.end_ns(k, t1_ns)
             hi = end if end < t1_ns else t1_ns
             k += 1
-            if g.wrap and g.t0 >= t0_ns:
-                out.append(g.t0)
-            if not g.run or hi <= g.t0:
-                continue
-            i = _latch_from(g, t0_ns)
-            ib = g.steps_at(g.c0 + (hi - 1 - g.t0) // NS_PER_CYCLE)
-            while i <= ib:
-                out.append(g.cycle_of(i) * NS_PER_CYCLE)
-                i += g.L
+            i = 1
+            ib = 0
+            if g.run and hi > g.t0:
+                i = _latch_from(g, t0_ns)
+                ib = g.steps_at(g.c0 + (hi - 1 - g.t0) // NS_PER_CYCLE)
+            out.append((g, 1 if g.wrap and g.t0 >= t0_ns else 0, i, ib))
         return out
+
+    def wrap_times(self, s: int, t0_ns: int, t1_ns: int) -> "List[int]":
+        """Times in [t0_ns, t1_ns) at which slice s wraps (latch points; 0 -> 0 turns in phase-correct)."""
+        out: List[int] = []
+        for g, starts, first, last in self._wrap_runs(s, t0_ns, t1_ns):
+            if starts:
+                out.append(g.t0)
+            for i in range(first, last + 1, g.L):
+                out.append(g.cycle_of(i) * NS_PER_CYCLE)
+        return out
+
+    def count_wraps(self, s: int, t0_ns: int, t1_ns: int) -> int:
+        """How many wraps slice s makes in [t0_ns, t1_ns): len(wrap_times(...)) in O(segments).
+
+        History before the oldest kept segment counts from that segment on.
+        """
+        n = 0
+        for g, starts, i, ib in self._wrap_runs(s, max(t0_ns, self.slices[s].segs[0].t0), t1_ns):
+            n += starts
+            if i <= ib:
+                n += (ib - i) // g.L + 1
+        return n
 
     def next_wrap_ns(self, s: int, after_ns: int) -> int:
         """First wrap of slice s strictly after after_ns if nothing else is written; -1 if none."""

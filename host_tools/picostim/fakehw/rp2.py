@@ -1,6 +1,9 @@
 """`rp2` stand-in: the parts of MicroPython's rp2 module the firmware uses."""
 
 from . import chip as _chip
+from .dma import DMA
+
+__all__ = ["DMA", "bootsel_button"]
 
 
 def bootsel_button() -> int:
