@@ -31,7 +31,8 @@ def test_main_boots_safe_and_goes_ready_with_key_and_estop_released() -> None:
         assert r.chip.level(led.pin) == led.active_level
         world.estop(True)
         r.run_for(50 * MS)
-        assert _status(r)[-1]["status"] == "SAFE"
+        assert _status(r)[-1]["status"] == "FAULT"  # the e-stop latches
+        assert _status(r)[-1]["reason"] == "e-stop"
         for pin in brd.stim_pins():
             assert r.chip.edges(pin, 0, r.now_ns) == []  # never a pulse
         assert r.crashes == []

@@ -1,18 +1,28 @@
-"""main.py's body: load the board, build the hardware, run the loop forever.
+"""main.py's body: load the board, build the controller, run the loop forever.
 
-This is the foundation's loop. It keeps every output off, reports SAFE or
-READY from the key and e-stop, and latches FAULT on a bad board file. The
-safety supervisor, pulse engine and panel (issues 3-5) plug into `tick`.
+Boot order matters: outputs off first (boot.py did it, Hardware does it again),
+then the board file, then the kill path is armed, then the controller is
+built, and only after these boot checks is the watchdog started. The
+maintenance escape (program button held at boot) stops before the watchdog and
+returns to the REPL with every output off.
 """
 
+from micropython import const
+
 from stim import board as _board
+from stim import programs as _programs
+from stim import supervisor as sv
+from stim.controller import TICK_MS, Controller
+from stim.hal import outputs as _outputs
 from stim.hal import rp2040 as hal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
 
-TICK_MS = 10  # control tick period
+# Ten ticks: a hung loop stops a running output within 0.1 s (docs/safety.md).
+WDT_TIMEOUT_MS = const(100)
+MAINTENANCE_BUTTON = "program"
 
 
 def status_line(state: str, reason: str, key: bool, estop_released: bool, t_ms: int) -> str:
@@ -23,38 +33,59 @@ def status_line(state: str, reason: str, key: bool, estop_released: bool, t_ms: 
     )
 
 
-def derive_state(key: bool, estop_released: bool, fault: "Optional[str]") -> str:
-    if fault is not None:
-        return "FAULT"
-    if key and estop_released:
-        return "READY"
-    return "SAFE"
+def _fault_forever(reason: str) -> None:
+    # No board, no pins we may touch: outputs stay as boot.py and the reset left
+    # them. No watchdog either, so this does not reset-loop; nothing resumes.
+    print(status_line("FAULT", reason, False, False, hal.ticks_ms()))
+    while True:
+        hal.sleep_ms(1000)
+
+
+def build(brd: "_board.Board", watchdog_reset: bool) -> Controller:
+    hw = hal.Hardware(brd)
+    hw.outputs_off()
+    outs = _outputs.ChannelOutputs(brd)
+    kill = hal.KillPath(brd, outs.dac)
+    kill.arm((hw.key, hw.estop))
+    return Controller(brd, hw, outs, kill, _programs.builtins(len(brd.channels)), watchdog=None,
+                      watchdog_reset=watchdog_reset, irq_off=hal.irq_off, irq_on=hal.irq_on)
 
 
 def main() -> None:
     try:
         brd = _board.load(hal.BOARD_FILE)
     except Exception as e:  # noqa: BLE001 - a bad board file is a latched fault, never a crash
-        print(status_line("FAULT", "board file: " + str(e), False, False, hal.ticks_ms()))
-        while True:  # outputs stay as boot.py left them; nothing resumes on its own
-            hal.sleep_ms(1000)
-    hw = hal.Hardware(brd)
-    hw.outputs_off()
-    fault = "watchdog reset" if hal.was_watchdog_reset() else None
-    last = ""
+        _fault_forever("board file: " + str(e))
+        return
+    try:
+        ctl = build(brd, hal.was_watchdog_reset())
+    except Exception as e:  # noqa: BLE001 - any boot failure: outputs off, latched, no resume
+        _fault_forever("boot: " + repr(e))
+        return
+    if ctl.hw.buttons_mask() == 1 << _board.BUTTONS.index(MAINTENANCE_BUTTON):
+        print(status_line("MAINTENANCE", "watchdog not started; REPL available", False, False, hal.ticks_ms()))
+        return
+    ctl.watchdog = hal.start_watchdog(WDT_TIMEOUT_MS)
+    run(ctl)
+
+
+def run(ctl: Controller) -> None:
+    last_state = -1
+    last_fault: "Optional[str]" = None
+    last_alert: "Optional[str]" = None
     deadline = hal.ticks_ms()
+    sup = ctl.sup
     while True:
-        key = hw.key_present()
-        released = hw.estop_released()
-        state = derive_state(key, released, fault)
-        hw.outputs_off()  # no stimulation exists yet: the output stage stays disabled
-        hw.status_led.set(state == "READY")
-        if state != last:
-            print(status_line(state, fault or "", key, released, hal.ticks_ms()))
-            last = state
+        ctl.tick(hal.ticks_ms())
+        if sup.state != last_state or sup.fault != last_fault or (sup.alert is not None and sup.alert != last_alert):
+            reason = sup.fault or sup.alert or sup.end_reason or ""
+            print(status_line(sv.STATE_NAMES[sup.state], reason, sup.key, sup.estop_released, hal.ticks_ms()))
+            last_state = sup.state
+            last_fault = sup.fault
+        last_alert = sup.alert
         deadline = hal.ticks_add(deadline, TICK_MS)
         wait = hal.ticks_diff(deadline, hal.ticks_ms())
         if wait > 0:
             hal.sleep_ms(wait)
         else:
-            deadline = hal.ticks_ms()
+            deadline = hal.ticks_ms()  # overran: do not try to catch up in a burst

@@ -8,7 +8,7 @@ import json
 import time
 
 import machine
-from machine import ADC, WDT, Pin, mem32, reset_cause
+from machine import ADC, PWM, WDT, Pin, mem32, reset_cause
 from machine import WDT_RESET as _WDT_RESET
 
 from stim import ticks
@@ -103,6 +103,28 @@ class _Out:
         self.pin.value(self.active_level if on else 1 - self.active_level)
 
 
+class _Buzzer:
+    """An active buzzer switched as a GPIO, or a passive piezo driven by PWM at pwm_hz."""
+
+    def __init__(self, spec: "Output") -> None:
+        self._out: "Optional[_Out]" = None
+        self._pwm: "Optional[PWM]" = None
+        if spec.pwm_hz is None:
+            self._out = _Out(spec)
+        else:
+            self._pwm = PWM(Pin(spec.pin), freq=spec.pwm_hz, duty_u16=0, invert=spec.active_level == 0)
+        self._on = False
+
+    def set(self, on: bool) -> None:
+        if on == self._on:
+            return
+        self._on = on
+        if self._out is not None:
+            self._out.set(on)
+        elif self._pwm is not None:
+            self._pwm.duty_u16(32768 if on else 0)
+
+
 class KillPath:
     """Every stim pin and PWM-DAC pin to GPIO low, DAC codes to 0, output-enable off.
 
@@ -171,7 +193,7 @@ class Hardware:
             stim.append(Pin(n, Pin.OUT, value=0))
         self.stim_pins = tuple(stim)
         self.status_led = _Out(outs.status_led)
-        self.buzzer = _Out(outs.buzzer)
+        self.buzzer = _Buzzer(outs.buzzer)
         self.charge_pump: "Optional[_Out]" = None
         self._pump_level = False
         if outs.charge_pump is not None:

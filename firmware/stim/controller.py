@@ -1,0 +1,239 @@
+"""One control tick: inputs -> panel -> supervisor -> pulse envelope -> outputs.
+
+The controller owns no safety rule of its own: the supervisor decides every
+channel's ceiling and whether the watchdog may be fed; the controller reads the
+inputs, applies the decision to the hardware, and keeps the hardware honest:
+- outputs are applied with IRQs held back, so a kill from the key or e-stop IRQ
+  always lands after them, never underneath;
+- a kill it did not ask for (the IRQ fired) stops every channel's bookkeeping;
+- any exception in the tick fires the kill path and latches FAULT
+  "internal error: ..." (the supervisor then holds every level at 0).
+"""
+
+from micropython import const
+
+from stim import feedback as fb
+from stim import panel as _panel
+from stim import pulse
+from stim import supervisor as sv
+from stim.pulse import PulseError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, List, Optional, Sequence
+
+    from stim.board import Board
+
+TICK_MS = const(10)
+STEP_UA = const(1000)  # one + or - press: 1 mA
+LIMIT_STEP_UA = const(5000)  # one + or - in supervisor mode: 5 mA
+
+ALERT_PROGRAM_LOCKED = "program locked while running"
+_QUEUE = const(8)  # console intents waiting for a tick
+
+
+class Controller:
+    """Drives one board. `hw`, `outputs` and `kill` come from stim.hal; the rest is pure."""
+
+    def __init__(
+        self,
+        board: "Board",
+        hw: "Any",
+        outputs: "Any",
+        kill: "Any",
+        programs: "Sequence[Any]",
+        watchdog: "Any" = None,
+        watchdog_reset: bool = False,
+        irq_off: "Any" = None,
+        irq_on: "Any" = None,
+    ) -> None:
+        n = len(board.channels)
+        self.n = n
+        self.board = board
+        self.hw = hw
+        self.outputs = outputs
+        self.kill = kill
+        self.programs = programs
+        self.watchdog = watchdog
+        self._irq_off = irq_off
+        self._irq_on = irq_on
+        self.sup = sv.Supervisor(
+            channel_max_ua=[int(ch.max_ma * 1000) for ch in board.channels],
+            board_max_ua=int(board.limits.board_max_ma * 1000),
+            ramp_ua_per_s=int(board.limits.ramp_ma_per_s * 1000),
+            max_session_ms=int(board.limits.max_session_s) * 1000,
+            step_ua=STEP_UA,
+            watchdog_reset=watchdog_reset,
+        )
+        self.panel = _panel.Panel(n)
+        self.program_index = -1
+        self.program: "Any" = None
+        self.out_ua: "List[int]" = [0] * n  # what each channel was driven to last tick
+        self.envelope = 0  # permille of the level, from the program's work/rest cycle
+        self.error: "Optional[str]" = None  # text of the last internal error
+        self.ticks = 0
+        self._kills_seen = kill.count
+        self._q_intent: "List[int]" = [0] * _QUEUE
+        self._q_ch: "List[int]" = [0] * _QUEUE
+        self._q_arg: "List[int]" = [0] * _QUEUE
+        self._q_len = 0
+        self._last_now = 0
+        self._alert: "Optional[str]" = None
+        self.buzzer = fb.Buzzer()
+        self._prev_state = self.sup.state
+        self._prev_key = False
+        self.select_program(0)
+
+    # -- requests from outside the panel (the console) -------------------------
+    def request(self, intent: int, ch: int = sv.ALL, arg: int = 0) -> bool:
+        """Queue a console intent. Only STOP and SET_LIMIT are accepted: the console
+        never starts stimulation and never raises intensity. STOP also acts now."""
+        if intent == sv.STOP:
+            self.sup.step(self._now(), self.hw.key_present(), self.hw.estop_released(), sv.STOP)
+            self._apply()
+            return True
+        if intent != sv.SET_LIMIT or self._q_len >= _QUEUE:
+            return False
+        i = self._q_len
+        self._q_intent[i] = intent
+        self._q_ch[i] = ch
+        self._q_arg[i] = arg
+        self._q_len = i + 1
+        return True
+
+    def select_program(self, index: int) -> bool:
+        """Choose a program (only while no session runs); set caps and pulse shapes."""
+        if index < 0 or index >= len(self.programs):
+            return False
+        prog = self.programs[index]
+        caps = [0] * self.n
+        used = [False] * self.n
+        for ch in range(self.n):
+            used[ch] = prog.channel_used(ch)
+            caps[ch] = self.outputs.cap_ua(ch, prog)
+        if self.sup.state == sv.RUNNING or self.sup.state == sv.PAUSED:
+            return False
+        try:
+            self.outputs.configure(prog)
+        except PulseError as e:  # the shape cannot be made safely on this board: refuse, stay off
+            self._alert = "program refused: " + str(e)
+            return False
+        self.sup.set_program(caps, used, prog.duration_ms, prog.ramp_down_ms)
+        self.program_index = index
+        self.program = prog
+        return True
+
+    # -- the tick ----------------------------------------------------------------
+    def tick(self, now_ms: int) -> None:
+        try:
+            self._tick(now_ms)
+        except Exception as e:  # noqa: BLE001 - any doubt: outputs off, latched fault
+            self.kill.fire()
+            self.error = repr(e)
+            self.sup.latch_fault("internal error: " + self.error)
+            self._kills_seen = self.kill.count
+            try:
+                self.outputs.forget_running()
+            except Exception:  # noqa: BLE001 - the kill already holds the pins low
+                pass
+        self.ticks += 1
+
+    def _now(self) -> int:
+        return self._last_now
+
+    def _tick(self, now_ms: int) -> None:
+        self._last_now = now_ms
+        hw = self.hw
+        key = hw.key_present()
+        released = hw.estop_released()
+        pnl = self.panel
+        pnl.step(now_ms, hw.buttons_mask(), key)
+        if pnl.stuck is not None and self.sup.fault is None and self.ticks == 0:
+            self.sup.latch_fault("button stuck: " + pnl.stuck)
+        intent, ch, arg = self._intent()
+        self.sup.step(now_ms, key, released, intent, ch, arg)
+        if self._alert is not None:  # the supervisor clears alerts as it steps: show ours after
+            self.sup.alert = self._alert
+            self._alert = None
+        # Sense lines: compare what was driven last tick with what flowed.
+        for c in range(self.n):
+            s = hw.sense_ua(c)
+            if s >= 0:
+                self.sup.check_sense(c, self.out_ua[c], s)
+        self._apply()
+        self._feedback(now_ms)
+        hw.toggle_charge_pump()
+        if self.sup.feed_wdt and self.watchdog is not None:
+            self.watchdog.feed()
+
+    def _intent(self) -> "tuple[int, int, int]":
+        if self._q_len:
+            self._q_len -= 1
+            i = self._q_len
+            return self._q_intent[i], self._q_ch[i], self._q_arg[i]
+        pnl = self.panel
+        it = pnl.intent
+        ch = pnl.intent_channel
+        if it == _panel.START_PAUSE:
+            return sv.START_PAUSE, ch, 0
+        if it == _panel.PLUS:
+            return sv.PLUS, ch, 0
+        if it == _panel.MINUS:
+            return sv.MINUS, ch, 0
+        if it == _panel.LIMIT_UP or it == _panel.LIMIT_DOWN:
+            c = 0 if ch == sv.ALL else ch
+            step = LIMIT_STEP_UA if it == _panel.LIMIT_UP else -LIMIT_STEP_UA
+            return sv.SET_LIMIT, ch, self.sup.limit_ua[c] + step
+        if it == _panel.PROGRAM:
+            nxt = self.program_index + 1
+            if nxt >= len(self.programs):
+                nxt = 0
+            if not self.select_program(nxt):
+                self._alert = ALERT_PROGRAM_LOCKED
+        return sv.NONE, sv.ALL, 0
+
+    def _apply(self) -> None:
+        """Drive the outputs to the supervisor's decision, with IRQs held back."""
+        sup = self.sup
+        running = sup.state == sv.RUNNING
+        env = pulse.envelope_permille(self.program, sup.session_ms) if running else 0
+        self.envelope = env
+        state = self._irq_off() if self._irq_off is not None else 0
+        try:
+            if self.kill.count != self._kills_seen:
+                # The IRQ kill fired since the last tick: the pins are GPIO low.
+                self._kills_seen = self.kill.count
+                self.outputs.forget_running()
+            if not running or self.kill.count != self._kills_seen:
+                if self.outputs.any_running() or not running:
+                    self.outputs.all_off()
+                for c in range(self.n):
+                    self.out_ua[c] = 0
+                self.hw.output_enable.set(False)
+            else:
+                for c in range(self.n):
+                    ua = sup.level_ua[c] * env // 1000
+                    self.outputs.set_ua(c, ua)
+                    self.out_ua[c] = ua
+                self.hw.output_enable.set(True)
+        finally:
+            if self._irq_on is not None:
+                self._irq_on(state)
+
+    def _feedback(self, now_ms: int) -> None:
+        """Status LED rhythm for the state, and one sound per event (docs in stim.feedback)."""
+        sup = self.sup
+        st = sup.state
+        bz = self.buzzer
+        if st == sv.FAULT and self._prev_state != sv.FAULT:
+            bz.play(fb.BEEP_FAULT, now_ms)
+        elif self._prev_state == sv.RUNNING and st == sv.READY and sup.end_reason == sv.END_COMPLETED:
+            bz.play(fb.BEEP_SESSION_END, now_ms)
+        elif sup.alert is not None:
+            bz.play(fb.BEEP_LIMIT if sup.alert == sv.ALERT_AT_CAP else fb.BEEP_REFUSED, now_ms)
+        elif sup.key != self._prev_key:
+            bz.play(fb.BEEP_KEY, now_ms)
+        self._prev_state = st
+        self._prev_key = sup.key
+        self.hw.status_led.set(fb.led_on(st, now_ms))
+        self.hw.buzzer.set(bz.on(now_ms))
