@@ -11,10 +11,13 @@ from micropython import const
 
 from stim import board as _board
 from stim import programs as _programs
+from stim import pulse
+from stim import store as _store
 from stim import supervisor as sv
 from stim.controller import TICK_MS, Controller
 from stim.hal import outputs as _outputs
 from stim.hal import rp2040 as hal
+from stim.hal.flashfs import FlashFS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,7 +51,18 @@ def build(brd: "_board.Board", watchdog_reset: bool) -> Controller:
     kill = hal.KillPath(brd, outs.dac)
     kill.arm((hw.key, hw.estop))
     return Controller(brd, hw, outs, kill, _programs.builtins(len(brd.channels)), watchdog=None,
-                      watchdog_reset=watchdog_reset, irq_off=hal.irq_off, irq_on=hal.irq_on)
+                      watchdog_reset=watchdog_reset, irq_off=hal.irq_off, irq_on=hal.irq_on,
+                      store=open_store(brd, watchdog_reset))
+
+
+def open_store(brd: "_board.Board", watchdog_reset: bool) -> "_store.Store":
+    """Settings, custom programs and the log; a bad or missing file falls back to defaults."""
+    n = len(brd.channels)
+    maxes = [pulse.ma_to_ua(min(ch.max_ma, brd.limits.board_max_ma)) for ch in brd.channels]
+    st = _store.Store(FlashFS(), _store.Settings(maxes), max_ua=maxes,
+                      validate=lambda d: _programs.validate(d, n))
+    st.log_reset("watchdog" if watchdog_reset else "power-on", hal.ticks_ms())
+    return st
 
 
 def main() -> None:

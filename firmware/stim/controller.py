@@ -17,6 +17,7 @@ from stim import panel as _panel
 from stim import pulse
 from stim import supervisor as sv
 from stim.pulse import PulseError
+from stim.recorder import Recorder
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class Controller:
         watchdog_reset: bool = False,
         irq_off: "Any" = None,
         irq_on: "Any" = None,
+        store: "Any" = None,
     ) -> None:
         n = len(board.channels)
         self.n = n
@@ -53,7 +55,7 @@ class Controller:
         self.hw = hw
         self.outputs = outputs
         self.kill = kill
-        self.programs = programs
+        self.programs: "List[Any]" = list(programs)
         self.watchdog = watchdog
         self._irq_off = irq_off
         self._irq_on = irq_on
@@ -82,7 +84,22 @@ class Controller:
         self.buzzer = fb.Buzzer()
         self._prev_state = self.sup.state
         self._prev_key = False
-        self.select_program(0)
+        self.recorder: "Optional[Recorder]" = None
+        self._warn_count = 0
+        first = 0
+        if store is not None:
+            self.recorder = Recorder(store, n)
+            saved = store.settings
+            for c in range(n):
+                lim = saved.limits_ua[c]
+                self.sup.limit_ua[c] = lim if lim < self.sup.channel_max_ua[c] else self.sup.channel_max_ua[c]
+            for p in store.programs.values():
+                self.add_program(p)
+            for i in range(len(self.programs)):
+                if self.programs[i].name == saved.program:
+                    first = i
+        if not self.select_program(first):
+            self.select_program(0)
 
     # -- requests from outside the panel (the console) -------------------------
     def request(self, intent: int, ch: int = sv.ALL, arg: int = 0) -> bool:
@@ -121,7 +138,22 @@ class Controller:
         self.sup.set_program(caps, used, prog.duration_ms, prog.ramp_down_ms)
         self.program_index = index
         self.program = prog
+        self._save_settings()
         return True
+
+    def add_program(self, prog: "Any") -> None:
+        """Add a custom program (already validated), replacing one of the same name."""
+        for i in range(len(self.programs)):
+            if self.programs[i].name == prog.name:
+                if i == self.program_index and (self.sup.state == sv.RUNNING or self.sup.state == sv.PAUSED):
+                    return  # never change the program a session runs; the stored copy applies next time
+                self.programs[i] = prog
+                return
+        self.programs.append(prog)
+
+    def _save_settings(self) -> None:
+        if self.recorder is not None and self.program is not None:
+            self.recorder.save_settings(self.sup.limit_ua, self.program.name)
 
     # -- the tick ----------------------------------------------------------------
     def tick(self, now_ms: int) -> None:
@@ -161,6 +193,20 @@ class Controller:
             if s >= 0:
                 self.sup.check_sense(c, self.out_ua[c], s)
         self._apply()
+        if intent == sv.SET_LIMIT:
+            self._save_settings()
+        rec = self.recorder
+        if rec is not None:
+            driving = False
+            for c in range(self.n):
+                if self.out_ua[c]:
+                    driving = True
+            rec.observe(now_ms, self.sup, self.program.name, driving)
+            wc = rec.store.warn_count
+            if wc != self._warn_count:  # a store problem: say so on the panel
+                self._warn_count = wc
+                if self.sup.alert is None and rec.store.warnings:
+                    self.sup.alert = rec.store.warnings[-1]
         self._feedback(now_ms)
         hw.toggle_charge_pump()
         if self.sup.feed_wdt and self.watchdog is not None:

@@ -67,6 +67,9 @@ class BoardRunner:
         self._saved_time: object = None
         self._saved_stdout: object = None
         self.chip.clock.at_limit = self._yield_to_host
+        # Firmware modules the host already imported (tests do): the board's resets replace them
+        # in sys.modules, so put them back at close() to keep the host's class identities.
+        self._host_modules = {n: m for n, m in sys.modules.items() if self._is_firmware(n, m)}
         install(self.chip)
         self._thread = threading.Thread(target=self._thread_main, name="firmware", daemon=True)
         self._thread.start()
@@ -101,6 +104,8 @@ class BoardRunner:
             self._stopping = True
             self._switch_to_firmware()
         self._thread.join(timeout=10)
+        self._forget_firmware_modules()
+        sys.modules.update(self._host_modules)
         if self._own_flash:
             shutil.rmtree(self.flash_dir, ignore_errors=True)
 
@@ -193,11 +198,13 @@ class BoardRunner:
         while True:
             clock.advance_to(clock.limit_ns + 1 if clock.limit_ns >= 0 else clock.now_ns() + 1_000_000)
 
+    def _is_firmware(self, name: str, mod: object) -> bool:
+        f = getattr(mod, "__file__", None) or ""
+        return f.startswith(str(self.firmware_dir)) or name in ("main", "boot")
+
     def _forget_firmware_modules(self) -> None:
-        root = str(self.firmware_dir)
         for name, mod in list(sys.modules.items()):
-            f = getattr(mod, "__file__", None) or ""
-            if f.startswith(root) or name in ("main", "boot"):
+            if self._is_firmware(name, mod):
                 del sys.modules[name]
 
     def power_cut_at(self, t_ns: int) -> None:

@@ -1,0 +1,92 @@
+"""Session records and settings for stim.store, from what the supervisor did each tick.
+
+The controller calls observe() once a tick. Nothing here allocates while a
+session simply runs: records are built only when a session starts or ends, a
+fault latches, or a setting changes, and the store buffers them in RAM until
+the outputs are idle (flash writes stall IRQs).
+"""
+
+from stim import supervisor as sv
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional
+
+    from stim.store import Store
+
+# Supervisor end reasons are the store's end reasons (stim.store.END_REASONS).
+
+
+class Recorder:
+    def __init__(self, store: "Store", n: int) -> None:
+        self.store = store
+        self.n = n
+        self.wall_base: "Optional[int]" = None  # epoch seconds at ticks_ms 0, once the host sets the time
+        self._wall_at_ms = 0
+        self._in_session = False
+        self._prog = ""
+        self._t0 = 0
+        self._wall0: "Optional[int]" = None
+        self._stim_ms = 0
+        self._faults: "List[str]" = []
+        self._last_fault: "Optional[str]" = None
+        self._last_ms = 0
+        self._limits: "List[int]" = [0] * n
+
+    # -- wall clock ------------------------------------------------------------------------
+    def set_wall(self, epoch_s: int, now_ms: int) -> None:
+        """The host set the time: remember epoch seconds at now_ms."""
+        self.wall_base = epoch_s
+        self._wall_at_ms = now_ms
+
+    def wall(self, now_ms: int) -> "Optional[int]":
+        if self.wall_base is None:
+            return None
+        return self.wall_base + (now_ms - self._wall_at_ms) // 1000
+
+    # -- each tick -----------------------------------------------------------------------------
+    def observe(self, now_ms: int, sup: "sv.Supervisor", program: str, driving: bool) -> None:
+        """driving: some channel was driven above 0 this tick (counts as seconds of stimulation)."""
+        in_session = sup.state == sv.RUNNING or sup.state == sv.PAUSED
+        dt = now_ms - self._last_ms
+        self._last_ms = now_ms
+        if self._in_session and driving and 0 < dt < 1000:
+            self._stim_ms += dt
+        fault = sup.fault
+        if fault is not None and fault != self._last_fault:
+            if self._in_session or in_session:
+                if len(self._faults) < 8:
+                    self._faults.append(fault)
+            else:
+                self.store.log_fault(fault, now_ms, self.wall(now_ms))
+        self._last_fault = fault
+        if in_session and not self._in_session:
+            self._in_session = True
+            self._prog = program
+            self._t0 = now_ms
+            self._wall0 = self.wall(now_ms)
+            self._stim_ms = 0
+            self._faults = []
+        elif self._in_session and not in_session:
+            self._in_session = False
+            end = sup.end_reason or sv.END_FAULT
+            text = fault if end == sv.END_FAULT else None
+            if end == sv.END_FAULT and text is None:
+                text = "fault"
+            for c in range(self.n):
+                self._limits[c] = sup.cap_ua(c)
+            self.store.log_session(self._prog, self._t0, now_ms, self._wall0, self.wall(now_ms),
+                                   sup.peak_ua, self._limits, self._stim_ms // 1000, end, text, self._faults)
+        if not in_session and self.store.pending():  # pending() first: an idle flush allocates
+            self.store.flush(True)
+
+    def save_settings(self, limits_ua: "List[int]", program: str) -> None:
+        s = self.store.settings.copy()
+        changed = s.program != program
+        for c in range(self.n):
+            if s.limits_ua[c] != limits_ua[c]:
+                changed = True
+                s.limits_ua[c] = limits_ua[c]
+        if changed:
+            s.program = program
+            self.store.put_settings(s)
