@@ -20,6 +20,15 @@ def _press(r: BoardRunner, w: World, name: str) -> None:
     r.run_for(100 * MS)
 
 
+def _ready(r: BoardRunner) -> World:
+    """Key in, e-stop released, and time for the firmware to reach READY."""
+    w = World(r.chip, board_mod.load(str(BOARD)))
+    w.key(True)
+    w.estop(False)
+    r.run_for(200 * MS)
+    return w
+
+
 def _records(flash: Path) -> list[dict[str, object]]:
     out = []
     for name in ("log.1", "log.0"):
@@ -34,10 +43,7 @@ def _records(flash: Path) -> list[dict[str, object]]:
 def test_a_session_ended_by_the_key_is_logged_after_the_outputs_stop(tmp_path: Path) -> None:
     brd = board_mod.load(str(BOARD))
     with BoardRunner(BOARD, flash_dir=tmp_path) as r:
-        w = World(r.chip, brd)
-        w.key(True)
-        w.estop(False)
-        r.run_for(200 * MS)
+        w = _ready(r)
         _press(r, w, "start_pause")
         for _ in range(5):
             _press(r, w, "plus")
@@ -60,12 +66,8 @@ def test_a_session_ended_by_the_key_is_logged_after_the_outputs_stop(tmp_path: P
 
 
 def test_the_chosen_program_survives_a_power_cut(tmp_path: Path) -> None:
-    brd = board_mod.load(str(BOARD))
     with BoardRunner(BOARD, flash_dir=tmp_path) as r:
-        w = World(r.chip, brd)
-        w.key(True)
-        w.estop(False)
-        r.run_for(200 * MS)
+        w = _ready(r)
         _press(r, w, "program")  # lower_back -> tens_conventional
         r.run_for(200 * MS)
         r.power_cut_at(r.now_ns + 1 * MS)
@@ -77,12 +79,9 @@ def test_the_chosen_program_survives_a_power_cut(tmp_path: Path) -> None:
 
 def test_a_corrupt_settings_file_falls_back_and_says_why(tmp_path: Path) -> None:
     (tmp_path / "settings.json").write_bytes(b'{"v":1,"limits_ua":[1,2,3,4],"program":"x","display":{},"crc":12}\n')
-    brd = board_mod.load(str(BOARD))
     with BoardRunner(BOARD, flash_dir=tmp_path) as r:
-        w = World(r.chip, brd)
-        w.key(True)
-        w.estop(False)
-        r.run_for(300 * MS)
+        _ready(r)
+        r.run_for(100 * MS)
         reasons = [json.loads(x)["reason"] for x in r.console_out if x.startswith('{"status"')]
         assert any("settings" in str(x) for x in reasons), reasons
         assert r.crashes == []
