@@ -30,6 +30,9 @@ ADC_VREF_V = 3.3  # what the ADC reads at full scale on a Pico-style 3.3 V refer
 I2C_SDA = ((0, 4, 8, 12, 16, 20, 24, 28), (2, 6, 10, 14, 18, 22, 26))
 I2C_SCL = ((1, 5, 9, 13, 17, 21, 25, 29), (3, 7, 11, 15, 19, 23, 27))
 BUTTONS = ("start_pause", "plus", "minus", "channel", "program")
+LED_STATES = ("safe", "ready", "running", "paused", "fault")  # outputs.status_led.patterns keys
+LED_STEPS_MAX = 8  # on/off durations in one LED pattern
+LED_STEP_MS = (10, 10000)  # each duration: at least one tick, at most 10 s
 AMP_DRIVERS = ("pwm_dac", "mcp4728")
 PULLS = ("up", "down")
 MAX_CHANNELS = 8  # one PWM slice per channel
@@ -80,14 +83,18 @@ class Input:
 
 
 class Output:
-    """A digital output (buzzer: PWM when pwm_hz is set)."""
+    """A digital output (buzzer: PWM when pwm_hz is set; status LED: optional blink patterns)."""
 
-    def __init__(self, name: str, pin: int, active_level: int, pwm_hz: "Optional[int]" = None) -> None:
+    def __init__(self, name: str, pin: int, active_level: int, pwm_hz: "Optional[int]" = None,
+                 patterns: "Optional[Dict[str, Tuple[int, ...]]]" = None) -> None:
         self.name = name
         self.pin = pin
         self.active_level = active_level
         self.idle_level = 1 - active_level
         self.pwm_hz = pwm_hz
+        # status_led only: state name (LED_STATES) -> (on ms, off ms, on ms, ...); "on" is (1000, 0),
+        # "off" (0, 1000). States the board leaves out keep stim.feedback's defaults.
+        self.patterns = patterns
 
 
 class Channel:
@@ -561,21 +568,58 @@ def _inputs(v: "Any", ctx: _Ctx) -> Inputs:
     return Inputs(key, estop, buttons)
 
 
-def _output(v: "Any", path: str, name: str, ctx: _Ctx, pwm_ok: bool) -> Output:
-    d = _obj(v, path, ("pin", "active_level"), ("pwm_hz",) if pwm_ok else ())
+def _led_patterns(v: "Any", path: str) -> "Dict[str, Tuple[int, ...]]":
+    """status_led.patterns: state -> "on", "off" or [on ms, off ms, ...] (an even count, from on)."""
+    d = _obj(v, path, (), LED_STATES)
+    out: "Dict[str, Tuple[int, ...]]" = {}
+    lo, hi = LED_STEP_MS
+    for k in LED_STATES:
+        if k not in d:
+            continue
+        p = _p(path, k)
+        x = d[k]
+        if x == "on":
+            out[k] = (1000, 0)
+        elif x == "off":
+            out[k] = (0, 1000)
+        elif isinstance(x, list):
+            if len(x) < 2 or len(x) > LED_STEPS_MAX or len(x) % 2:
+                raise BoardError(p, "needs an even number (2..%d) of on/off durations in ms, got %d"
+                                 % (LED_STEPS_MAX, len(x)))
+            steps: "List[int]" = []
+            for j, ms in enumerate(x):
+                if type(ms) is bool or not isinstance(ms, int):
+                    raise BoardError("%s[%d]" % (p, j), "expected an integer (ms), got " + _tname(ms))
+                if ms < lo or ms > hi:
+                    raise BoardError("%s[%d]" % (p, j), "%d ms is out of range %d..%d" % (ms, lo, hi))
+                steps.append(ms)
+            out[k] = tuple(steps)
+        else:
+            raise BoardError(p, 'expected "on", "off" or a list of on/off durations in ms, got ' + _tname(x))
+    return out
+
+
+def _output(v: "Any", path: str, name: str, ctx: _Ctx, pwm_ok: bool, led: bool = False) -> Output:
+    opt: "Tuple[str, ...]" = ("pwm_hz",) if pwm_ok else ()
+    if led:
+        opt = ("patterns",)
+    d = _obj(v, path, ("pin", "active_level"), opt)
     pin = ctx.pin_key(d, "pin", path)
     active = _int(d, "active_level", path, 0, 1)
     hz: "Optional[int]" = None
     if d.get("pwm_hz") is not None:
         hz = _int(d, "pwm_hz", path, 20, 20000)
         ctx.pwm(pin, path + ".pin", name, hz)
-    return Output(name, pin, active, hz)
+    patterns: "Optional[Dict[str, Tuple[int, ...]]]" = None
+    if d.get("patterns") is not None:
+        patterns = _led_patterns(d["patterns"], path + ".patterns")
+    return Output(name, pin, active, hz, patterns)
 
 
 def _outputs(v: "Any", ctx: _Ctx) -> Outputs:
     d = _obj(v, "outputs", ("output_enable", "status_led", "buzzer"), ("charge_pump",))
     oe = _output(d["output_enable"], "outputs.output_enable", "output_enable", ctx, False)
-    led = _output(d["status_led"], "outputs.status_led", "status_led", ctx, False)
+    led = _output(d["status_led"], "outputs.status_led", "status_led", ctx, False, led=True)
     buzzer = _output(d["buzzer"], "outputs.buzzer", "buzzer", ctx, True)
     cp: "Optional[Output]" = None
     if d.get("charge_pump") is not None:

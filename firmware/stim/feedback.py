@@ -11,6 +11,10 @@ has its own LED rhythm and every event its own sound:
 | PAUSED  | short flash every 2 s       |
 | FAULT   | fast 5 Hz blink             |
 
+A board file may declare its own rhythm per state (`outputs.status_led.patterns`,
+docs/board-file.md); `StatusLed` plays the board's patterns and these defaults
+for the states the board leaves out.
+
 Buzzer patterns are (on, off, on, off, ...) durations in ms, preallocated.
 """
 
@@ -18,6 +22,10 @@ from micropython import const
 
 from stim import supervisor as sv
 from stim import ticks
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Tuple
 
 # Buzzer patterns: alternating on/off milliseconds, starting with on.
 BEEP_KEY = (60,)
@@ -32,16 +40,49 @@ _PAUSE_PERIOD_MS = const(2000)
 _PAUSE_ON_MS = const(150)
 
 
+# Status LED rhythm per state (index: supervisor state), (on ms, off ms, ...) from the start of each period.
+LED_DEFAULTS = (
+    (0, 1000),  # SAFE: off
+    (1000, 0),  # READY: on
+    (_RUN_HALF_MS, _RUN_HALF_MS),  # RUNNING: 1 Hz, 50 %
+    (_PAUSE_ON_MS, _PAUSE_PERIOD_MS - _PAUSE_ON_MS),  # PAUSED: short flash every 2 s
+    (_FAULT_HALF_MS, _FAULT_HALF_MS),  # FAULT: 5 Hz
+)
+
+
+class StatusLed:
+    """The status LED's rhythm: the board file's patterns where it declares them, else LED_DEFAULTS."""
+
+    def __init__(self, patterns: "Optional[Dict[str, Tuple[int, ...]]]" = None) -> None:
+        pats: "List[Tuple[int, ...]]" = list(LED_DEFAULTS)
+        if patterns:
+            for i in range(len(sv.STATE_NAMES)):
+                p = patterns.get(sv.STATE_NAMES[i].lower())
+                if p is not None:
+                    pats[i] = p
+        self.patterns = tuple(pats)
+        self._periods = tuple(sum(p) for p in pats)
+        for per in self._periods:
+            if per <= 0:
+                raise ValueError("status LED pattern: the period must be > 0 ms")
+
+    def on(self, state: int, now_ms: int) -> bool:
+        """LED lit in this state at now_ms. Allocation-free."""
+        p = self.patterns[state]
+        t = now_ms % self._periods[state]
+        for i in range(len(p)):
+            if t < p[i]:
+                return i & 1 == 0
+            t -= p[i]
+        return False
+
+
+_DEFAULT_LED = StatusLed()
+
+
 def led_on(state: int, now_ms: int) -> bool:
-    if state == sv.READY:
-        return True
-    if state == sv.RUNNING:
-        return (now_ms // _RUN_HALF_MS) & 1 == 0
-    if state == sv.PAUSED:
-        return now_ms % _PAUSE_PERIOD_MS < _PAUSE_ON_MS
-    if state == sv.FAULT:
-        return (now_ms // _FAULT_HALF_MS) & 1 == 0
-    return False
+    """The default rhythm (LED_DEFAULTS), as StatusLed() without board patterns plays it."""
+    return _DEFAULT_LED.on(state, now_ms)
 
 
 class Buzzer:

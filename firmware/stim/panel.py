@@ -5,6 +5,14 @@ bit mask (bit i is BUTTONS[i]) and leaves at most one intent per tick in
 `intent` / `channel`. The controller hands it to the supervisor, which decides
 whether it is allowed. Nothing allocates in `step`.
 
+Debouncing: a release counts once the level has been stable for DEBOUNCE_MS.
+start_pause, channel and program act once a press has been stable for
+DEBOUNCE_MS too. plus and minus act once a press has been seen on two
+consecutive samples (one tick apart), so a + reaches the output within two
+ticks while a single-sample glitch never raises intensity; contact bounce after
+that is ignored, because the button only counts as released again after
+DEBOUNCE_MS of a steady release.
+
 Gestures:
 - start_pause: press -> START_PAUSE.
 - plus / minus: one step per press; held, they repeat no faster than
@@ -92,7 +100,10 @@ class Panel:
                 self._raw[i] = level
                 self._raw_since[i] = now_ms
                 continue
-            stable = ticks.diff(now_ms, self._raw_since[i]) >= DEBOUNCE_MS
+            need = DEBOUNCE_MS
+            if level and (i == B_PLUS or i == B_MINUS) and not self._down[i]:
+                need = 1  # intensity keys: pressed on two consecutive samples, one tick apart
+            stable = ticks.diff(now_ms, self._raw_since[i]) >= need
             if not stable:
                 continue
             if self._ignore[i]:
@@ -101,16 +112,19 @@ class Panel:
                     self._down[i] = False
                 continue
             if level and not self._down[i]:
-                self._down[i] = True
-                self._down_since[i] = now_ms
-                self._next_repeat[i] = ticks.add(now_ms, HOLD_MS)
-                self._long_done[i] = False
-                self._press(i)
+                self._down_edge(i, now_ms)
             elif level and self._down[i]:
                 self._held(i, now_ms, key)
             elif not level and self._down[i]:
                 self._down[i] = False
                 self._release(i)
+
+    def _down_edge(self, i: int, now_ms: int) -> None:
+        self._down[i] = True
+        self._down_since[i] = now_ms
+        self._next_repeat[i] = ticks.add(now_ms, HOLD_MS)
+        self._long_done[i] = False
+        self._press(i)
 
     def _emit(self, intent: int) -> None:
         if self.intent == NONE:  # one intent per tick; the first wins

@@ -607,3 +607,28 @@ def test_charge_pump_is_optional() -> None:
     b = _valid(d)
     assert b.outputs.charge_pump is None
     assert b.output_pins() == (15, 25, 14)
+
+
+def test_status_led_patterns_are_optional_and_checked() -> None:
+    assert _valid(_stim4()).outputs.status_led.patterns is None
+    d = _stim4()
+    d["outputs"]["status_led"]["patterns"] = {"running": [200, 800], "ready": "on", "safe": "off"}
+    p = _valid(d).outputs.status_led.patterns
+    assert p == {"running": (200, 800), "ready": (1000, 0), "safe": (0, 1000)}
+    cases: Tuple[Tuple[Any, str, str], ...] = (
+        ({"idle": "on"}, "outputs.status_led.patterns.idle", "unknown key"),
+        ({"fault": [100]}, "outputs.status_led.patterns.fault", "even number"),
+        ({"fault": [100, 100, 100]}, "outputs.status_led.patterns.fault", "even number"),
+        ({"fault": [100] * 10}, "outputs.status_led.patterns.fault", "even number"),
+        ({"paused": [100, 5]}, "outputs.status_led.patterns.paused[1]", "out of range 10..10000"),
+        ({"paused": [100, 1.5]}, "outputs.status_led.patterns.paused[1]", "integer"),
+        ({"paused": "blink"}, "outputs.status_led.patterns.paused", "on/off durations"),
+        ([100, 100], "outputs.status_led.patterns", "object"),
+    )
+    for value, path, word in cases:
+        d = _stim4()
+        d["outputs"]["status_led"]["patterns"] = value
+        _rejects(d, path, word)
+    d = _stim4()
+    d["outputs"]["buzzer"]["patterns"] = {"ready": "on"}  # the LED's key only
+    _rejects(d, "outputs.buzzer.patterns", "unknown key")

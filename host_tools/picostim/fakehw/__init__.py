@@ -1,7 +1,7 @@
 """fakehw: a model of the RP2040 that MicroPython firmware runs on, on the host.
 
-`install(chip)` makes `machine`, `rp2` (and on CPython `micropython`) resolve to
-the stand-ins bound to `chip`. The `time` stand-in (vtime) is installed only
+`install(chip)` makes `machine`, `rp2` (and on CPython `micropython` and
+`framebuf`) resolve to the stand-ins bound to `chip`. The `time` stand-in (vtime) is installed only
 while firmware modules are imported (see `firmware_imports`), because on
 CPython the host's own libraries need the real `time`.
 
@@ -29,9 +29,10 @@ def install(chip: "Chip | None" = None) -> Chip:
     sys.modules["machine"] = machine
     sys.modules["rp2"] = rp2
     if not _IS_MICROPYTHON:
-        from . import micropython_shim
+        from . import framebuf, micropython_shim
 
         sys.modules.setdefault("micropython", micropython_shim)
+        sys.modules.setdefault("framebuf", framebuf)  # MicroPython has the C module
     return chip
 
 

@@ -9,6 +9,8 @@ calls some of these from hard IRQ handlers under heap_lock.
 
 from . import chip as _chip
 from .chip import FUNC_I2C, FUNC_SIO, PWRON_RESET, WDT_RESET, WDT_TIMEOUT_MAX_MS, enter, leave
+from .clock import NS_PER_CYCLE as _NS_PER_CYCLE
+from .clock import SYS_HZ as _SYS_HZ
 from .pwm import PWM
 
 TYPE_CHECKING = False
@@ -24,6 +26,8 @@ class _Unset:
 
 _UNSET: "Any" = _Unset()
 _EIO = 5
+_I2C_BITS_PER_BYTE = 9  # 8 data bits and the ACK
+_I2C_START_STOP_BITS = 2  # START and STOP, about one SCL period each
 
 
 class Pin:
@@ -209,6 +213,8 @@ class I2C:
                 raise ValueError("I2C(" + str(id) + ") doesn't exist")
             self._bus = id
             self.freq = freq
+            # pico-sdk i2c_set_baudrate(): one SCL period is round(clk_sys / freq) cycles.
+            self._bit_ns = (_SYS_HZ + freq // 2) // freq * _NS_PER_CYCLE
             c = _chip.current()
             for p in (scl, sda):
                 if p is not None:
@@ -218,10 +224,19 @@ class I2C:
         finally:
             leave(t)
 
-    def _dev(self, addr: int) -> "Any":
+    def _dev(self, addr: int, nbytes: int) -> "Any":
+        """The device at addr, after the bus time of a transfer of nbytes data bytes.
+
+        The transfer blocks, as the rp2 port's does: START, the address byte and
+        each data byte (8 bits plus ACK) and STOP, at the bus's SCL period. A
+        missing device NAKs its address (OSError EIO) after the address byte.
+        """
         d = _chip.current().i2c_devices.get((self._bus, addr))
+        clock = _chip.current().clock
         if d is None:
+            clock.advance(self._bit_ns * (_I2C_BITS_PER_BYTE + _I2C_START_STOP_BITS))
             raise OSError(_EIO)  # no ACK
+        clock.advance(self._bit_ns * (_I2C_BITS_PER_BYTE * (1 + nbytes) + _I2C_START_STOP_BITS))
         return d
 
     def scan(self) -> list[int]:
@@ -234,8 +249,9 @@ class I2C:
     def writeto(self, addr: int, buf: "Any", stop: bool = True) -> int:
         t = enter()
         try:
-            self._dev(addr).i2c_write(bytes(buf))
-            return len(buf)
+            data = bytes(buf)
+            self._dev(addr, len(data)).i2c_write(data)
+            return len(data)
         finally:
             leave(t)
 
@@ -243,7 +259,7 @@ class I2C:
         t = enter()
         try:
             data = b"".join(bytes(v) for v in vector)
-            self._dev(addr).i2c_write(data)
+            self._dev(addr, len(data)).i2c_write(data)
             return len(vector)
         finally:
             leave(t)
@@ -251,7 +267,7 @@ class I2C:
     def readfrom_into(self, addr: int, buf: "Any", stop: bool = True) -> None:
         t = enter()
         try:
-            data = self._dev(addr).i2c_read(len(buf))
+            data = self._dev(addr, len(buf)).i2c_read(len(buf))
             for i in range(len(buf)):
                 buf[i] = data[i]
         finally:

@@ -1,0 +1,299 @@
+"""The trainer's screen: what the OLED shows, as lines of text, built from the controller's state.
+
+Pure: `observe()` and `compose()` take the supervisor, the panel and the
+program (and the time) and leave the screen in `lines` (one string of exactly
+`cols` characters per 8-pixel text row), `dirty` (a bit per row whose text
+changed since the hal last drew it) and `inverse` (rows drawn light on dark).
+stim.hal.oled draws them with the framebuf font and sends changed rows only.
+
+Layout, 16 columns of 8x8 text (8 rows on a 128x64 display, 4 on 128x32):
+
+    row 0      state and remaining time      "RUNNING    19:58"  (a title bar, drawn inverse)
+    row 1      program                       "lower_back"
+    channels   the program's channels, one row each, or two when they fit:
+               ">1 lower back L" over "   12.5 / 80 mA"       (two rows)
+               ">1 12.5/ 80 lowe L"                           (one row; the label shortened)
+               level in mA (one decimal) against the channel's limit in mA; ">" marks the
+               channel(s) + and - act on, "*" in supervisor mode, where the limit shown is
+               the supervisor maximum being set
+    last rows  the message: the current alert (kept ALERT_MS), else supervisor mode,
+               else what to do next in this state
+    FAULT      the fault reason in words over the channel rows, and how to clear it
+
+The remaining time counts down while a session runs or is paused; before one
+it is the session length of the chosen program.
+
+Nothing allocates in `observe()`, nor in `compose()` when nothing on the
+screen would change (the steady state): it compares small integers and object
+identities with what the lines show. Only a change rebuilds the lines.
+"""
+
+from micropython import const
+
+from stim import supervisor as sv
+from stim import ticks
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, List, Optional, Tuple
+
+ALERT_MS = const(2000)  # an alert stays on the screen this long after its last occurrence
+FONT_PX = const(8)
+
+# Fault reasons in words, where the supervisor's short text would puzzle a trainer.
+FAULT_WORDS = (
+    (sv.FAULT_ESTOP, "E-stop pressed: all outputs off."),
+    (sv.FAULT_WDT, "Watchdog reset: the firmware stopped; outputs off."),
+)
+HINT_FAULT = "Key off and on to clear."
+HINT_ESTOP = "Release e-stop, key off and on."
+HINT_NO_KEY = "Insert the supervisor key."
+HINT_READY = "Press start."
+HINT_PAUSED = "Paused: start resumes."
+HINT_SUPERVISOR = "Supervisor: +/- sets the max."
+
+
+def fit(s: str, n: int) -> str:
+    """s cut or padded with spaces to exactly n characters."""
+    if len(s) >= n:
+        return s[:n]
+    return s + " " * (n - len(s))
+
+
+def wrap(text: str, width: int, nrows: int) -> "List[str]":
+    """text in at most nrows rows of width characters, broken at spaces (long words split)."""
+    rows: "List[str]" = []
+    cur = ""
+    for word in text.split():
+        w = word
+        while len(w) > width:
+            if cur:
+                rows.append(cur)
+                cur = ""
+            rows.append(w[:width])
+            w = w[width:]
+        if not w:
+            continue
+        if not cur:
+            cur = w
+        elif len(cur) + 1 + len(w) <= width:
+            cur = cur + " " + w
+        else:
+            rows.append(cur)
+            cur = w
+    if cur:
+        rows.append(cur)
+    out = [fit(r, width) for r in rows[:nrows]]
+    while len(out) < nrows:
+        out.append(" " * width)
+    return out
+
+
+def mmss(secs: int) -> str:
+    return "%d:%02d" % (secs // 60, secs % 60)
+
+
+def ma_tenths(ua: int) -> str:
+    """Microamps as mA in 4 characters: " 0.0", "12.5", " 100" (rounded down: never more than flows)."""
+    t = ua // 100
+    if t < 1000:
+        s = "%d.%d" % (t // 10, t % 10)
+    else:
+        s = str(t // 10)
+    return " " * (4 - len(s)) + s if len(s) < 4 else s
+
+
+def short_label(label: str, n: int) -> str:
+    """label in n characters, keeping a short last word ("lower back L" -> "lowe L") so L/R stay apart."""
+    if len(label) <= n:
+        return fit(label, n)
+    words = label.split()
+    last = words[-1] if words else ""
+    if len(words) > 1 and len(last) <= 2 and n >= len(last) + 2:
+        head = label[: n - len(last) - 1].rstrip()
+        return fit(head + " " + last, n)
+    return label[:n]
+
+
+def fault_words(reason: str) -> str:
+    for code, words in FAULT_WORDS:
+        if reason == code:
+            return words
+    return reason[:1].upper() + reason[1:]
+
+
+class Screen:
+    """The text on a cols x rows character display for a board with n_channels channels."""
+
+    def __init__(self, n_channels: int, cols: int = 16, rows: int = 8) -> None:
+        if cols < 16 or rows < 4:
+            raise ValueError("display: needs at least 16 x 4 characters, got %d x %d" % (cols, rows))
+        self.n = n_channels
+        self.cols = cols
+        self.rows = rows
+        self.msg_rows = 2 if rows >= 8 else 1
+        self.ch_rows = rows - 2 - self.msg_rows
+        blank = " " * cols
+        self.lines: "List[str]" = [blank] * rows
+        self.dirty = 0  # bit r: row r changed since the hal last drew it
+        self.inverse = 1  # bit r: row r is drawn light on dark (the title bar)
+        self.composed = 0  # how often the lines were rebuilt
+        self.alert: "Optional[str]" = None  # the alert on the screen
+        self._alert_ms = 0
+        # What the lines show (compose() compares the state with these).
+        self._valid = False
+        self._state = -1
+        self._program: "Any" = None
+        self._used: "Tuple[int, ...]" = ()
+        self._secs = -1
+        self._sel = -2
+        self._smode = False
+        self._key = False
+        self._fault: "Optional[str]" = None
+        self._shown_alert: "Optional[str]" = None
+        self._lvl: "List[int]" = [-1] * n_channels  # tenths of a mA
+        self._lim: "List[int]" = [-1] * n_channels
+
+    # -- every tick -------------------------------------------------------------------
+    def observe(self, now_ms: int, sup: "Any") -> None:
+        """Catch this tick's alert (the supervisor keeps one only for the tick it happened in)."""
+        a = sup.alert
+        if a is not None:
+            self.alert = a
+            self._alert_ms = now_ms
+        elif self.alert is not None and ticks.diff(now_ms, self._alert_ms) >= ALERT_MS:
+            self.alert = None
+
+    def compose(self, sup: "Any", panel: "Any", program: "Any") -> bool:
+        """Bring the lines up to date. True if a row changed (its bit is set in `dirty`)."""
+        if not self._sync(sup, panel, program):
+            return False
+        self._build()
+        self.composed += 1
+        return self.dirty != 0
+
+    def _sync(self, sup: "Any", panel: "Any", program: "Any") -> bool:
+        """Take the values the screen shows from the state; True if any differs. Allocation-free."""
+        changed = not self._valid
+        self._valid = True
+        st = sup.state
+        if st != self._state:
+            self._state = st
+            changed = True
+        if program is not self._program:
+            self._program = program
+            self._used = ()
+            changed = True
+        secs = -1
+        if st != sv.FAULT:
+            ms = sup.session_limit_ms
+            if st == sv.RUNNING or st == sv.PAUSED:
+                ms -= sup.session_ms
+            secs = (ms + 999) // 1000 if ms > 0 else 0
+        if secs != self._secs:
+            self._secs = secs
+            changed = True
+        sel = panel.channel
+        if sel != self._sel:
+            self._sel = sel
+            changed = True
+        smode = panel.supervisor_mode
+        if smode != self._smode:
+            self._smode = smode
+            changed = True
+        key = sup.key
+        if key != self._key:
+            self._key = key
+            changed = True
+        if sup.fault is not self._fault:
+            self._fault = sup.fault
+            changed = True
+        if self.alert is not self._shown_alert:
+            self._shown_alert = self.alert
+            changed = True
+        for c in range(self.n):
+            lv = sup.level_ua[c] // 100  # the screen shows tenths of a mA
+            if lv != self._lvl[c]:
+                self._lvl[c] = lv
+                changed = True
+            lim = sup.limit_ua[c] if smode else sup.cap_ua(c)
+            if lim != self._lim[c]:
+                self._lim[c] = lim
+                changed = True
+        return changed
+
+    # -- on a change only ------------------------------------------------------------------
+    def _build(self) -> None:
+        if not self.composed:
+            self.dirty = (1 << self.rows) - 1  # the first screen: draw every row
+        cols = self.cols
+        st = self._state
+        prog = self._program
+        if prog is not None and not self._used:
+            self._used = tuple(c for c in range(self.n) if prog.channel_used(c))
+        new: "List[str]" = []
+        t = mmss(self._secs) if self._secs >= 0 else ""
+        name = sv.STATE_NAMES[st]
+        new.append(fit(name, cols - len(t) - 1) + " " + t if t else fit(name, cols))
+        new.append(fit(prog.name if prog is not None else "(no program)", cols))
+        body = self.rows - 2
+        if st == sv.FAULT:
+            hint = HINT_ESTOP if self._fault == sv.FAULT_ESTOP else HINT_FAULT
+            new.extend(wrap(fault_words(self._fault or "fault"), cols, body - self.msg_rows))
+            new.extend(wrap(hint, cols, self.msg_rows))
+        else:
+            new.extend(self._channel_rows())
+            new.extend(wrap(self._message(), cols, self.msg_rows))
+        for r in range(self.rows):
+            if new[r] != self.lines[r]:
+                self.lines[r] = new[r]
+                self.dirty |= 1 << r
+
+    def _channel_rows(self) -> "List[str]":
+        cols = self.cols
+        n_rows = self.ch_rows
+        used = self._used
+        out: "List[str]" = []
+        mark = "*" if self._smode else ">"
+        if not used:
+            out.extend(wrap("No channel in this program.", cols, n_rows))
+            return out
+        two = 2 * len(used) <= n_rows
+        shown = used
+        if not two and len(used) > n_rows:  # a window of channels around the selected one
+            idx = 0
+            for i in range(len(used)):
+                if used[i] == self._sel:
+                    idx = i
+            start = idx - n_rows + 1 if idx >= n_rows else 0
+            shown = used[start:start + n_rows]
+        for c in shown:
+            m = mark if self._sel == sv.ALL or self._sel == c else " "
+            label = self._program.labels[c] if c < len(self._program.labels) else ""
+            level = ma_tenths(self._lvl[c] * 100)
+            lim = str(self._lim[c] // 1000)
+            if two:
+                out.append(fit(m + str(c + 1) + " " + label, cols))
+                out.append(fit("   " + level + " / " + lim + " mA", cols))
+            else:
+                head = m + str(c + 1) + level + "/" + " " * (3 - len(lim)) + lim + " "
+                out.append(head + short_label(label, cols - len(head)))
+        while len(out) < n_rows:
+            out.append(" " * cols)
+        return out
+
+    def _message(self) -> str:
+        if self.alert is not None:
+            return self.alert
+        if self._smode:
+            return HINT_SUPERVISOR
+        st = self._state
+        if st == sv.SAFE:
+            return HINT_NO_KEY if not self._key else ""
+        if st == sv.READY:
+            return HINT_READY
+        if st == sv.PAUSED:
+            return HINT_PAUSED
+        if self._sel == sv.ALL:
+            return "+/- all channels"
+        return "+/- channel " + str(self._sel + 1)

@@ -1,0 +1,335 @@
+"""The trainer's screen (stim.display) and its OLED hal (stim.hal.oled) on the SSD1306 model.
+
+Runs under pytest and under the MicroPython VM (tests/target/run.py). On the
+VM the driver draws with MicroPython's own framebuf (C) and the steady state
+is proved allocation-free under heap_lock; under CPython it draws with
+fakehw.framebuf. Either way the SSD1306 model decodes the bytes the driver
+sent and reads the panel back as text.
+"""
+
+import json
+import sys
+
+from picostim import fakehw
+from picostim.fakehw import ssd1306 as model
+from stim import board as _board
+from stim import display as dsp
+from stim import panel as pn
+from stim import programs
+from stim import supervisor as sv
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, List, Tuple
+
+    def heap_locked(fn: "Callable[[], object]") -> bool: ...
+else:
+    from _util import heap_locked
+
+HERE = __file__.rsplit("/", 1)[0]
+BOARDS = HERE + "/../../boards/"
+LIB = HERE + "/../../firmware/lib"
+TICK = 10
+ON_MPY = sys.implementation.name == "micropython"
+
+
+class State:
+    """A real supervisor, panel and program for a 4-channel board, stepped in 10 ms ticks."""
+
+    def __init__(self, program: str = "lower_back", n: int = 4) -> None:
+        self.prog = programs.by_name(program, n)
+        self.sup = sv.Supervisor(channel_max_ua=[100_000] * n, board_max_ua=100_000, ramp_ua_per_s=5_000,
+                                 max_session_ms=3_600_000, step_ua=1000)
+        caps = [self.prog.max_ua if self.prog.channel_used(c) else 0 for c in range(n)]
+        self.sup.set_program(caps, self.prog.used, self.prog.duration_ms, self.prog.ramp_down_ms)
+        self.panel = pn.Panel(n)
+        self.t = 0
+        self.key = True
+        self.estop_released = True
+
+    def step(self, intent: int = sv.NONE, ch: int = sv.ALL) -> None:
+        self.sup.step(self.t, self.key, self.estop_released, intent, ch)
+        self.t += TICK
+
+    def run(self, ms: int) -> None:
+        for _ in range(ms // TICK):
+            self.step()
+
+
+def _ready() -> State:
+    s = State()
+    s.run(100)
+    assert s.sup.state == sv.READY
+    return s
+
+
+def _running(plus: int = 3) -> State:
+    s = _ready()
+    s.step(sv.START_PAUSE)
+    for _ in range(plus):
+        s.step(sv.PLUS)
+    s.run(1000)
+    assert s.sup.state == sv.RUNNING
+    return s
+
+
+def _screen(s: State) -> dsp.Screen:
+    scr = dsp.Screen(len(s.sup.level_ua))
+    scr.observe(s.t, s.sup)
+    scr.compose(s.sup, s.panel, s.prog)
+    return scr
+
+
+# -- the pure screen ------------------------------------------------------------------------------
+def test_ready_screen_shows_program_time_channels_with_labels_and_what_to_do() -> None:
+    scr = _screen(_ready())
+    assert scr.lines == [
+        "READY      20:00",
+        "lower_back      ",
+        ">1 lower back L ",
+        "    0.0 / 80 mA ",
+        ">2 lower back R ",
+        "    0.0 / 80 mA ",
+        "Press start.    ",
+        "                ",
+    ]
+    assert scr.dirty == 0xFF  # the first screen: every row is drawn
+    assert all(len(x) == 16 for x in scr.lines)
+
+
+def test_safe_screen_asks_for_the_key() -> None:
+    s = State()
+    s.key = False
+    s.run(100)
+    scr = _screen(s)
+    assert scr.lines[0].startswith("SAFE")
+    assert scr.lines[6:] == ["Insert the      ", "supervisor key. "]
+
+
+def test_running_screen_counts_down_and_shows_levels_against_the_cap() -> None:
+    s = _running(plus=3)
+    scr = _screen(s)
+    assert scr.lines[0] == "RUNNING    19:59"  # 1.03 s into a 20 min session: 1198.97 s left, shown rounded up
+    assert scr.lines[3] == "    3.0 / 80 mA "  # 3 mA set, ramped at 5 mA/s within the second
+    assert scr.lines[6] == "+/- all channels"
+    s.panel.channel = 1  # the trainer selected channel 2
+    scr.compose(s.sup, s.panel, s.prog)
+    assert scr.lines[2].startswith(" 1") and scr.lines[4].startswith(">2")
+    assert scr.lines[6] == "+/- channel 2   "
+
+
+def test_four_channels_get_one_row_each_with_a_short_label() -> None:
+    s = State("tens_conventional")
+    s.run(100)
+    s.step(sv.START_PAUSE)
+    s.step(sv.PLUS)
+    s.run(400)
+    scr = _screen(s)
+    # marker, channel, level mA, limit mA (the program's 50 mA), label shortened keeping its number
+    assert scr.lines[2:6] == [">1 1.0/ 50 cha 1", ">2 1.0/ 50 cha 2", ">3 1.0/ 50 cha 3", ">4 1.0/ 50 cha 4"]
+
+
+def test_paused_screen_keeps_the_time_and_says_start_resumes() -> None:
+    s = _running()
+    s.step(sv.START_PAUSE)
+    s.run(1500)
+    assert s.sup.state == sv.PAUSED
+    scr = _screen(s)
+    assert scr.lines[0].startswith("PAUSED")
+    assert scr.lines[3] == "    0.0 / 80 mA "  # paused: nothing flows
+    assert scr.lines[6] == "Paused: start   " and scr.lines[7] == "resumes.        "
+
+
+def test_fault_screen_says_the_reason_in_words_and_how_to_clear_it() -> None:
+    s = _running()
+    s.estop_released = False
+    s.step()
+    assert s.sup.state == sv.FAULT
+    scr = _screen(s)
+    assert scr.lines[0] == "FAULT           "  # no countdown in a fault
+    assert scr.lines[2:4] == ["E-stop pressed: ", "all outputs off."]
+    assert scr.lines[6:] == ["Release e-stop, ", "key off and on. "]
+    other = State()
+    other.sup.latch_fault("button stuck: plus")
+    assert _screen(other).lines[2] == "Button stuck:   " and _screen(other).lines[3].startswith("plus")
+
+
+def test_an_alert_stays_two_seconds_then_the_hint_returns() -> None:
+    s = _running()
+    scr = _screen(s)
+    s.step(sv.START_PAUSE)
+    s.run(1500)
+    s.step(sv.PLUS)  # + while paused: refused
+    scr.observe(s.t - TICK, s.sup)
+    assert scr.compose(s.sup, s.panel, s.prog)
+    assert scr.lines[6] == "paused: +       " and scr.lines[7] == "ignored         "
+    s.run(1000)
+    scr.observe(s.t, s.sup)
+    scr.compose(s.sup, s.panel, s.prog)
+    assert scr.lines[6].startswith("paused: +")  # still on after 1 s
+    s.run(1100)
+    scr.observe(s.t, s.sup)
+    scr.compose(s.sup, s.panel, s.prog)
+    assert scr.lines[6] == "Paused: start   "
+
+
+def test_supervisor_mode_marks_channels_and_shows_the_limit_being_set() -> None:
+    s = _ready()
+    s.panel.supervisor_mode = True
+    s.panel.channel = 0
+    s.sup.limit_ua[0] = 35_000
+    scr = _screen(s)
+    assert scr.lines[2] == "*1 lower back L "
+    assert scr.lines[3] == "    0.0 / 35 mA "  # the supervisor limit, not the program cap
+    assert scr.lines[5] == "    0.0 / 100 mA"
+    assert scr.lines[6:] == ["Supervisor: +/- ", "sets the max.   "]
+
+
+def test_only_changed_rows_are_marked_dirty() -> None:
+    s = _running()
+    scr = _screen(s)
+    scr.dirty = 0
+    assert not scr.compose(s.sup, s.panel, s.prog)  # nothing moved
+    s.step(sv.MINUS)  # level 3 -> 2 mA on both channels, at once
+    assert scr.compose(s.sup, s.panel, s.prog)
+    assert scr.dirty == (1 << 3) | (1 << 5)
+
+
+def test_text_helpers() -> None:
+    assert dsp.fit("abc", 5) == "abc  " and dsp.fit("abcdef", 4) == "abcd"
+    assert dsp.wrap("program locked while running", 16, 2) == ["program locked  ", "while running   "]
+    assert dsp.wrap("a verylongwordthatdoesnotfit x", 8, 4) == ["a       ", "verylong", "wordthat", "doesnotf"]
+    assert dsp.wrap("", 4, 2) == ["    ", "    "]
+    assert dsp.ma_tenths(0) == " 0.0" and dsp.ma_tenths(12_599) == "12.5" and dsp.ma_tenths(100_000) == " 100"
+    assert dsp.short_label("lower back L", 6) == "lowe L" and dsp.short_label("quadriceps", 6) == "quadri"
+    assert dsp.mmss(1200) == "20:00" and dsp.mmss(61) == "1:01"
+
+
+def test_compose_allocates_nothing_when_nothing_changes() -> None:
+    """In the steady state (nothing on the screen would change) observe() and compose() allocate nothing."""
+    s = _running()
+    scr = _screen(s)
+
+    def steady() -> None:
+        for _ in range(50):
+            scr.observe(s.t, s.sup)
+            scr.compose(s.sup, s.panel, s.prog)
+
+    assert heap_locked(steady) or not ON_MPY
+    assert scr.composed == 1
+
+
+# -- the OLED hal on the SSD1306 model --------------------------------------------------------------
+def _stim4() -> "_board.Board":
+    with open(BOARDS + "stim4.json") as f:
+        return _board.validate(json.load(f))
+
+
+def _oled() -> "Tuple[Any, Any, Any]":
+    """A fresh chip with the SSD1306 model on stim4's display bus, and stim.hal.oled's Oled for it."""
+    if LIB not in sys.path:
+        sys.path.append(LIB)
+    chip = fakehw.install()
+    brd = _stim4()
+    disp = brd.display
+    assert disp is not None
+    dev = model.attach(chip, brd.i2c[disp.bus].id, disp.address)
+    stim = __import__("stim.hal.oled")  # via __import__: the host type check never reads hal code
+    return chip, dev, stim.hal.oled.Oled(brd)
+
+
+def _flush(o: "Any", s: State, now: int) -> int:
+    """Call service() tick by tick until no page is pending; return the ticks it took."""
+    n = 0
+    o.service(now, s.sup, s.panel, s.prog)
+    while o.pending:
+        now += TICK
+        n += 1
+        o.service(now, s.sup, s.panel, s.prog)
+    return n
+
+
+def test_driver_init_leaves_the_panel_on_and_blank() -> None:
+    _chip, dev, _o = _oled()
+    assert dev.lit() and dev.mode == model.HORIZONTAL and dev.seg_remap and dev.com_remap
+    assert dev.text() == [" " * 16] * 8
+    assert dev.data_bytes == 1024  # the driver's show() of the blank frame
+
+
+def test_the_model_panel_reads_back_what_the_screen_says_in_every_state() -> None:
+    _chip, dev, o = _oled()
+    states = [_ready(), _running(), State()]
+    states[2].key = False
+    states[2].run(50)
+    f = _running()
+    f.estop_released = False
+    f.step()
+    states.append(f)
+    now = 0
+    for s in states:
+        now += 1000
+        _flush(o, s, now)
+        assert dev.text() == o.screen.lines, (dev.text(), o.screen.lines)
+    assert dev.pixel(0, 7) == 1 and dev.pixel(0, 15) == 0  # the title bar is lit around its glyphs
+
+
+def test_one_page_per_tick_and_a_compose_at_most_every_200_ms() -> None:
+    chip, dev, o = _oled()
+    s = _running()
+    t0 = chip.clock.now_ns()
+    ticks = _flush(o, s, 0)
+    assert ticks == 8  # 8 rows changed: drawn in the composing tick, sent one page per tick after it
+    assert o.pages_sent == 8 and len(dev.frames) == 9  # + the driver's blank frame at init
+    pages = [f[1] for f in dev.frames[1:]]
+    assert pages == [1 << p for p in range(8)]  # each data write is exactly one page
+    bus_ms = (chip.clock.now_ns() - t0) / 1e6
+    assert 8 * 3.0 < bus_ms < 8 * 4.0  # ~3.4 ms a page at 400 kHz: never a whole frame in one tick
+    composed = o.screen.composed
+    s.step(sv.MINUS)  # a change, 10 ms after the last compose: it waits for the 200 ms mark
+    o.service(10 * TICK, s.sup, s.panel, s.prog)
+    assert o.screen.composed == composed and not o.pending
+    o.service(200, s.sup, s.panel, s.prog)
+    assert o.screen.composed == composed + 1 and o.pending == (1 << 3) | (1 << 5)
+
+
+def test_service_allocates_nothing_and_sends_nothing_when_nothing_changes() -> None:
+    """With the screen up to date and the state still, service() allocates nothing and writes nothing."""
+    _chip, dev, o = _oled()
+    s = _running()
+    _flush(o, s, 0)
+    writes = dev.writes
+    now = [1000]
+
+    def steady() -> None:
+        for _ in range(60):
+            o.service(now[0], s.sup, s.panel, s.prog)
+            now[0] += TICK
+
+    assert heap_locked(steady) or not ON_MPY
+    assert dev.writes == writes and o.error is None
+
+
+def test_a_display_that_stops_answering_is_switched_off_not_raised() -> None:
+    chip, _dev, o = _oled()
+    s = _running()
+    o.service(0, s.sup, s.panel, s.prog)  # compose: pages pending
+    del chip.i2c_devices[(0, 0x3C)]  # unplugged
+    o.service(TICK, s.sup, s.panel, s.prog)
+    assert o.error is not None and "display" in o.error
+    o.service(2 * TICK, s.sup, s.panel, s.prog)  # and it stays off, quietly
+
+
+def test_board_patterns_drive_the_status_led_rhythm() -> None:
+    from stim import feedback as fb
+
+    with open(BOARDS + "stim4.json") as f:
+        d = json.load(f)
+    d["outputs"]["status_led"]["patterns"] = {"running": [100, 300], "safe": "on"}
+    brd = _board.validate(d)
+    led = fb.StatusLed(brd.outputs.status_led.patterns)
+    lit: "List[bool]" = [led.on(sv.RUNNING, t) for t in range(0, 800, 50)]
+    assert lit == [True, True, False, False, False, False, False, False] * 2
+    assert led.on(sv.SAFE, 12345) and led.on(sv.SAFE, 0)  # "on": steady
+    # States the board leaves out keep the defaults.
+    assert [led.on(sv.FAULT, t) for t in (0, 100, 200)] == [fb.led_on(sv.FAULT, t) for t in (0, 100, 200)]
+    assert heap_locked(lambda: led.on(sv.RUNNING, 777)) or not ON_MPY

@@ -1,0 +1,37 @@
+"""`make bench` panel area: the figures' names, and that a + press reaches the output within the bound.
+
+All figures are model time (the RP2040 model's virtual clock), not host time.
+"""
+
+from picostim import bench
+from picostim.bench import panel as bench_panel
+
+KEYS = {"panel.press_to_output_ms", "panel.press_to_output_bound_ms", "panel.oled_frame_ms",
+        "panel.oled_page_ms", "panel.max_tick_gap_ms", "panel.display_pages_per_s"}
+
+
+def test_panel_is_a_bench_area() -> None:
+    assert "panel" in bench.AREAS
+
+
+def test_press_to_output_is_within_one_tick_plus_one_ramp_step() -> None:
+    lines: list[str] = []
+    r = bench_panel.measure(lines.append, range(0, 10_000, 500))
+    assert set(r) == KEYS
+    # stim4: 10 ms tick; the ramp (5 mA/s) moves 50 uA a tick, more than a DAC code (30 uA): one tick.
+    assert r["panel.press_to_output_bound_ms"] == 20.0
+    assert 0 < r["panel.press_to_output_ms"] <= r["panel.press_to_output_bound_ms"]
+    assert r["panel.press_to_output_ms"] > 10.0  # + needs two samples one tick apart: a glitch never acts
+    # A whole frame is ~25 ms on a 400 kHz bus; a page ~3.4 ms; so the loop keeps its 10 ms tick.
+    assert 22 < r["panel.oled_frame_ms"] < 26 and 3 < r["panel.oled_page_ms"] < 4
+    assert r["panel.max_tick_gap_ms"] < 11
+    assert 0 < r["panel.display_pages_per_s"] <= 8 * 5
+    assert any("press to output" in s for s in lines)
+
+
+def test_the_latency_is_measured_at_every_phase_of_the_tick() -> None:
+    with bench_panel.Rig() as rig:
+        bench_panel.steady_session(rig)
+        worst, lat = bench_panel.measure_press_to_output(rig, range(0, 10_000, 2_500))
+    assert len(lat) == 4 and worst == max(lat)
+    assert max(lat) - min(lat) > 5  # edges early and late in the tick wait differently long
