@@ -46,3 +46,10 @@ def schedule(fn: "Callable[[Any], Any]", arg: "Any") -> None:
 
 def opt_level(level: int = -1) -> int:
     return 0
+
+
+def kbd_intr(chr: int) -> None:
+    """The interrupt character of the board's USB serial (fakehw.usbcdc); -1: Ctrl-C is plain data."""
+    from . import usbcdc
+
+    usbcdc.kbd_intr(chr)

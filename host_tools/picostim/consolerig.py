@@ -1,0 +1,154 @@
+"""A controller and its serial console on the RP2040 model, built as stim.app.build() builds them.
+
+For tests (tests/target runs this on the MicroPython VM too) and the console bench: no main.py,
+no thread, no runner; the caller ticks. The store lives on fakehw's flash model, the port is
+`Port` (bytes in, bytes out, no USB), and the switches are driven on the chip's pins.
+"""
+
+import json
+
+from picostim import fakehw
+from picostim.fakehw.flash import FlashFS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
+
+MS = 1_000_000
+
+
+def boards_dir() -> str:
+    """The repository's boards/ directory (found from this file, as on both interpreters)."""
+    f = __file__
+    i = f.rfind("/")
+    here = f[:i] if i >= 0 else "."
+    return here + "/../../boards"
+
+
+class Port:
+    """The console's port: `feed()` what the host sends, `replies()` what came back."""
+
+    def __init__(self) -> None:
+        self.inbuf = bytearray()
+        self.pos = 0
+        self.out = bytearray()
+        self.can_write = True
+        self.reads = 0  # bytes handed to the console
+
+    def feed(self, data: bytes) -> None:
+        self.inbuf.extend(data)
+
+    def pending(self) -> int:
+        return len(self.inbuf) - self.pos
+
+    def read_into(self, buf: bytearray, n: int) -> int:
+        k = len(self.inbuf) - self.pos
+        if k <= 0:
+            return 0
+        k = min(k, n)
+        for i in range(k):
+            buf[i] = self.inbuf[self.pos + i]
+        self.pos += k
+        self.reads += k
+        return k
+
+    def writable(self) -> bool:
+        return self.can_write
+
+    def write(self, data: "Any") -> int:
+        self.out.extend(data)
+        return len(data)
+
+    def lines(self) -> "List[bytes]":
+        """Complete lines written so far (taken out of `out`)."""
+        out = self.out
+        j = out.rfind(b"\n")
+        if j < 0:
+            return []
+        done = bytes(out[:j])
+        self.out = bytearray(out[j + 1:])
+        return done.split(b"\n")
+
+    def replies(self) -> "List[Dict[str, Any]]":
+        return [json.loads(line) for line in self.lines()]
+
+
+class Rig:
+    """stim4 (or another board) on a fresh chip: controller, console, port; key out, e-stop released."""
+
+    def __init__(self, board_file: str = "stim4.json", store: bool = True, watchdog_reset: bool = False,
+                 fs: "Optional[FlashFS]" = None) -> None:
+        self.chip = fakehw.install()
+        with fakehw.firmware_imports():
+            stim = __import__("stim.hal.rp2040")  # via __import__: the host type check never reads hal code
+            __import__("stim.hal.outputs")
+        from stim import board, console, programs, pulse
+        from stim import store as store_mod
+        from stim.controller import Controller
+
+        hal = stim.hal.rp2040
+        self.board = brd = board.load(boards_dir() + "/" + board_file)
+        n = len(brd.channels)
+        hw = hal.Hardware(brd)
+        hw.outputs_off()
+        outs = stim.hal.outputs.ChannelOutputs(brd)
+        kill = hal.KillPath(brd, outs.dac)
+        kill.arm((hw.key, hw.estop))
+        self.fs = fs if fs is not None else FlashFS()
+        st = None
+        if store:
+            maxes = [pulse.ma_to_ua(min(ch.max_ma, brd.limits.board_max_ma)) for ch in brd.channels]
+            st = store_mod.Store(self.fs, store_mod.Settings(maxes), max_ua=maxes,
+                                 validate=lambda d: programs.validate(d, n))
+        self.ctl = Controller(brd, hw, outs, kill, programs.builtins(n), watchdog=None,
+                              watchdog_reset=watchdog_reset, irq_off=hal.irq_off, irq_on=hal.irq_on, store=st)
+        self.port = Port()
+        self.con = console.Console(self.ctl, self.port)
+        self.key(False)
+        self.estop(False)
+
+    # -- the world ---------------------------------------------------------------------------
+    def key(self, present: bool) -> None:
+        k = self.board.inputs.key
+        self.chip.drive(k.pin, k.active_level if present else None)
+
+    def estop(self, pressed: bool) -> None:
+        e = self.board.inputs.estop
+        self.chip.drive(e.pin, None if pressed else e.active_level)
+
+    def button(self, name: str, down: bool) -> None:
+        b = self.board.inputs.buttons[name]
+        self.chip.drive(b.pin, b.active_level if down else None)
+
+    # -- time --------------------------------------------------------------------------------
+    def now_ms(self) -> int:
+        return self.chip.clock.ticks_ms()
+
+    def tick(self, n: int = 1) -> None:
+        """n main-loop iterations, 10 ms apart: controller tick, then console step (as stim.app.run)."""
+        for _ in range(n):
+            self.chip.clock.advance(10 * MS)
+            now = self.chip.clock.ticks_ms()
+            self.ctl.tick(now)
+            self.con.step(now)
+
+    def press(self, name: str) -> None:
+        self.button(name, True)
+        self.tick(10)
+        self.button(name, False)
+        self.tick(10)
+
+    def ready(self) -> None:
+        """Key in, e-stop released, and time for the supervisor to reach READY."""
+        self.key(True)
+        self.estop(False)
+        self.tick(10)
+
+    def ask(self, line: "str | bytes", ticks: int = 40) -> "List[Dict[str, Any]]":
+        """Send one line and tick until the console is idle again; the JSON lines that came back."""
+        self.port.feed((line.encode() if isinstance(line, str) else line) + b"\n")
+        for _ in range(ticks):
+            self.tick()
+            if not self.con.busy and self.port.pending() == 0:
+                break
+        return self.port.replies()
