@@ -1,4 +1,5 @@
-"""The world around the simulated board: the key switch, e-stop, buttons, wires.
+"""The world around the simulated board: the key switch, e-stop, buttons, wires,
+the current on the sense lines, and the I2C devices the board file declares.
 
 A switch closes its input to the level the board file calls active; open
 (switch open, or a broken wire) leaves the pin to its pull, which the board
@@ -31,6 +32,30 @@ class World:
         if name not in self.board.inputs.buttons:
             raise ValueError("unknown button " + repr(name) + "; the board has " + ", ".join(self.board.inputs.buttons))
         self._set(self.board.inputs.buttons[name], down)
+
+    def sense_ma(self, ch: int, ma: float) -> None:
+        """Put on channel ch's sense ADC pin the voltage its sense stage gives for ma (sense_ma_per_volt)."""
+        spec = self.board.channels[ch]
+        if spec.sense_adc is None or spec.sense_ma_per_volt is None:
+            raise ValueError("channel " + spec.name + " has no sense line")
+        self.chip.adc_volts[spec.sense_adc] = ma / spec.sense_ma_per_volt
+
+    def wire_devices(self) -> None:
+        """Put the I2C devices the board file declares on the model's buses (once; they outlive resets)."""
+        amp = self.board.amplitude
+        if amp.driver == "mcp4728" and amp.bus is not None and amp.address is not None:
+            bus = self.board.i2c[amp.bus]
+            if (bus.id, amp.address) not in self.chip.i2c_devices:
+                from picostim.fakehw import mcp4728
+
+                mcp4728.attach(self.chip, bus.id, amp.address)
+        disp = self.board.display
+        if disp is not None and disp.driver == "ssd1306":
+            bus = self.board.i2c[disp.bus]
+            if (bus.id, disp.address) not in self.chip.i2c_devices:
+                from picostim.fakehw import ssd1306
+
+                ssd1306.attach(self.chip, bus.id, disp.address)
 
     def cut_wire(self, pin: int) -> None:
         """A broken wire: the pin floats to its pull."""
