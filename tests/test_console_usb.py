@@ -122,3 +122,15 @@ def test_a_scenario_line_from_a_clock_event_is_answered() -> None:
         r.run_for(300 * MS)
         replies = _replies(r)
         assert len(replies) == 1 and replies[0]["id"] == 3 and replies[0]["limit_ua"] == [100_000] * 4
+
+
+def test_console_send_sends_a_whole_line_or_nothing() -> None:
+    with BoardRunner(BOARD) as r:
+        while r.usb.host_room() > 5:  # the host buffer nearly full, the board not reading yet
+            r.usb.host_write(b"x" * (r.usb.host_room() - 5))
+        before = r.usb.host_room()
+        with pytest.raises(RuntimeError, match="not sent"):
+            r.console_send('{"cmd": "status"}')
+        assert r.usb.host_room() == before  # no half line went in
+        r.console_send("abc")  # 4 bytes with the newline: fits
+        assert r.usb.host_room() == before - 4

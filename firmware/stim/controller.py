@@ -31,6 +31,7 @@ LIMIT_STEP_UA = const(5000)  # one + or - in supervisor mode: 5 mA
 
 ALERT_PROGRAM_LOCKED = "program locked while running"
 _QUEUE = const(8)  # console intents waiting for a tick
+_NO_INTENT = (sv.NONE, sv.ALL, 0)
 
 
 class Controller:
@@ -75,6 +76,8 @@ class Controller:
         self.error: "Optional[str]" = None  # text of the last internal error
         self.ticks = 0
         self._kills_seen = kill.count
+        self._key_edges = kill.key_edges  # stopping edges the kill path saw, as of the last tick
+        self._estop_edges = kill.estop_edges
         self._q_intent: "List[int]" = [0] * _QUEUE
         self._q_ch: "List[int]" = [0] * _QUEUE
         self._q_arg: "List[int]" = [0] * _QUEUE
@@ -82,6 +85,7 @@ class Controller:
         self._last_now = 0
         self._alert: "Optional[str]" = None
         self.buzzer = fb.Buzzer()
+        self.led = fb.StatusLed(board.outputs.status_led.patterns)  # the board file's rhythms, else defaults
         self._prev_state = self.sup.state
         self._prev_key = False
         self.recorder: "Optional[Recorder]" = None
@@ -117,6 +121,10 @@ class Controller:
         self._q_arg[i] = arg
         self._q_len = i + 1
         return True
+
+    def post_alert(self, text: str) -> None:
+        """Show text as the next tick's alert (status line, buzzer, display): for the hal's own troubles."""
+        self._alert = text
 
     def select_program(self, index: int) -> bool:
         """Choose a program (only while no session runs); set caps and pulse shapes."""
@@ -178,12 +186,23 @@ class Controller:
         hw = self.hw
         key = hw.key_present()
         released = hw.estop_released()
+        kill = self.kill
+        # A stopping edge the kill path's IRQ caught since the last tick counts even if the level
+        # is back by now: a key glitch ends the session, an e-stop tap latches, as a longer one would.
+        if kill.key_edges != self._key_edges:
+            self._key_edges = kill.key_edges
+            key = False
+        if kill.estop_edges != self._estop_edges:
+            self._estop_edges = kill.estop_edges
+            released = False
         pnl = self.panel
         pnl.step(now_ms, hw.buttons_mask(), key)
-        if pnl.stuck is not None and self.sup.fault is None and self.ticks == 0:
-            self.sup.latch_fault("button stuck: " + pnl.stuck)
         intent, ch, arg = self._intent()
         self.sup.step(now_ms, key, released, intent, ch, arg)
+        if pnl.stuck is not None and self.sup.fault is None and self.ticks == 0:
+            # After the step, which has seen the key's level: a key already in at boot must be
+            # turned off and on to clear this (latched before it, the fault cleared by itself).
+            self.sup.latch_fault("button stuck: " + pnl.stuck)
         if self._alert is not None:  # the supervisor clears alerts as it steps: show ours after
             self.sup.alert = self._alert
             self._alert = None
@@ -213,13 +232,19 @@ class Controller:
             self.watchdog.feed()
 
     def _intent(self) -> "tuple[int, int, int]":
-        if self._q_len:
-            self._q_len -= 1
-            i = self._q_len
-            return self._q_intent[i], self._q_ch[i], self._q_arg[i]
         pnl = self.panel
         it = pnl.intent
         ch = pnl.intent_channel
+        if it == _panel.NONE and self._q_len:
+            # Console intents take a tick the panel leaves free (a press is never lost), oldest first.
+            got = (self._q_intent[0], self._q_ch[0], self._q_arg[0])
+            n = self._q_len - 1
+            for i in range(n):
+                self._q_intent[i] = self._q_intent[i + 1]
+                self._q_ch[i] = self._q_ch[i + 1]
+                self._q_arg[i] = self._q_arg[i + 1]
+            self._q_len = n
+            return got
         if it == _panel.START_PAUSE:
             return sv.START_PAUSE, ch, 0
         if it == _panel.PLUS:
@@ -236,7 +261,7 @@ class Controller:
                 nxt = 0
             if not self.select_program(nxt):
                 self._alert = ALERT_PROGRAM_LOCKED
-        return sv.NONE, sv.ALL, 0
+        return _NO_INTENT  # one tuple made at import: `return a, b, c` would allocate every idle tick
 
     def _apply(self) -> None:
         """Drive the outputs to the supervisor's decision, with IRQs held back."""
@@ -246,11 +271,17 @@ class Controller:
         self.envelope = env
         state = self._irq_off() if self._irq_off is not None else 0
         try:
-            if self.kill.count != self._kills_seen:
-                # The IRQ kill fired since the last tick: the pins are GPIO low.
+            killed = self.kill.count != self._kills_seen
+            if killed:
+                # The IRQ kill fired since the last tick: the pins are GPIO low. It may have fired
+                # after this tick read the inputs, so this tick's decision is stale: keep everything
+                # off, and the next tick acts on the edge (the kill path counts it). This used to
+                # compare the count again after updating it, which never held, so a kill landing
+                # mid-tick was undone by the same tick's outputs for up to 10 ms (found by
+                # picostim.safetycheck, bench/safety.py's kill-latency runs).
                 self._kills_seen = self.kill.count
                 self.outputs.forget_running()
-            if not running or self.kill.count != self._kills_seen:
+            if not running or killed:
                 if self.outputs.any_running() or not running:
                     self.outputs.all_off()
                 for c in range(self.n):
@@ -266,6 +297,12 @@ class Controller:
             if self._irq_on is not None:
                 self._irq_on(state)
 
+    def _panel_click(self) -> bool:
+        """A panel gesture that changed a setting without an alert: channel, program, supervisor mode."""
+        it = self.panel.intent
+        return (it == _panel.CHANNEL or it == _panel.PROGRAM or it == _panel.SUPERVISOR_ON
+                or it == _panel.SUPERVISOR_OFF)
+
     def _feedback(self, now_ms: int) -> None:
         """Status LED rhythm for the state, and one sound per event (docs in stim.feedback)."""
         sup = self.sup
@@ -277,9 +314,9 @@ class Controller:
             bz.play(fb.BEEP_SESSION_END, now_ms)
         elif sup.alert is not None:
             bz.play(fb.BEEP_LIMIT if sup.alert == sv.ALERT_AT_CAP else fb.BEEP_REFUSED, now_ms)
-        elif sup.key != self._prev_key:
+        elif sup.key != self._prev_key or self._panel_click():
             bz.play(fb.BEEP_KEY, now_ms)
         self._prev_state = st
         self._prev_key = sup.key
-        self.hw.status_led.set(fb.led_on(st, now_ms))
+        self.hw.status_led.set(self.led.on(st, now_ms))
         self.hw.buzzer.set(bz.on(now_ms))

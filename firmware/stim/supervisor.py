@@ -166,7 +166,12 @@ class Supervisor:
             self.end_reason = END_ESTOP if reason == FAULT_ESTOP else END_FAULT
         if self.fault is None:
             self.faults_seen += 1
-        self.fault = reason
+        if self.fault != FAULT_WDT:
+            # A watchdog reset stays the fault shown until a key cycle clears it: the CPU hung, and an
+            # e-stop pressed meanwhile must not hide that (found by tests/test_safety_stateful.py: a
+            # board reset by the watchdog with the e-stop down booted into FAULT "e-stop"). The later
+            # fault still latches: the key must be turned off after it, below.
+            self.fault = reason
         self.state = FAULT
         # Only a key turned off after the fault (seen on the raw level) clears it.
         self._key_off_since_fault = not self._key_raw

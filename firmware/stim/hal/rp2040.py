@@ -154,6 +154,14 @@ class KillPath:
         self._ctrl: "Tuple[int, ...]" = tuple(_IO_BANK0_CTRL0 + 8 * p for p in pins)
         self._dac = dac
         self.count = 0  # how often it fired: the tick notices a kill it did not ask for
+        # Stopping edges the IRQ saw on the key and on the e-stop. A key glitch or an e-stop tap
+        # shorter than a tick is over before the tick reads the level; the tick acts on these
+        # counts instead (found by tests/test_safety_stateful.py: a 5 ms e-stop tap killed the
+        # outputs, then the next tick saw "released" and restarted them, with no fault latched).
+        self.key_edges = 0
+        self.estop_edges = 0
+        self._key_pin: "object" = None
+        self._estop_pin: "object" = None
         self._handler = self._irq  # one bound method, made now, not in the IRQ
 
     def fire(self) -> None:
@@ -174,10 +182,16 @@ class KillPath:
         self.count += 1
 
     def _irq(self, pin: "object") -> None:
+        if pin is self._key_pin:  # the Pin the IRQ was set on: no allocation, no exception
+            self.key_edges += 1
+        elif pin is self._estop_pin:
+            self.estop_edges += 1
         self.fire()
 
     def arm(self, inputs: "Tuple[_In, ...]") -> None:
-        """Hard IRQ on the stopping edge of each input (key removed, e-stop pressed)."""
+        """Hard IRQ on the stopping edge of each input: inputs are (key, e-stop)."""
+        self._key_pin = inputs[0].pin
+        self._estop_pin = inputs[1].pin
         for i in inputs:
             i.pin.irq(handler=self._handler, trigger=i.stop_edge, hard=True)
 
@@ -208,8 +222,11 @@ class Hardware:
         for ch in board.channels:
             if ch.sense_adc is not None and ch.sense_ma_per_volt is not None:
                 sense.append(ADC(Pin(ch.sense_adc)))
-                # uA per ADC count of read_u16(): mA/V * 3.3 V / 65535 counts * 1000
-                scale.append(int(ch.sense_ma_per_volt * 3300 * 1000 // 65535))
+                # nA per count of read_u16(): mA/V * 3.3 V / 65535 counts * 1e6 nA/mA (sense_ua divides by
+                # 1000). It was uA per count with 3.3 V written as 3300, so readings came out 1000x too high
+                # and any real current tripped "overcurrent". A reading times the scale stays below 2**30
+                # (a small int on MicroPython: the tick allocates nothing) up to 300 mA/V.
+                scale.append(int(ch.sense_ma_per_volt * 3_300_000 // 65535))
             else:
                 sense.append(None)
                 scale.append(0)
@@ -242,7 +259,7 @@ class Hardware:
         adc = self.sense[ch]
         if adc is None:
             return -1
-        return adc.read_u16() * self._sense_scale[ch]
+        return adc.read_u16() * self._sense_scale[ch] // 1000
 
     def toggle_charge_pump(self) -> None:
         """Dynamic enable: the output stage stays powered only while the tick keeps toggling."""

@@ -9,6 +9,8 @@ kept across resets; the chip's own state is not.
 Runs unchanged on CPython and on the MicroPython unix port.
 """
 
+import sys
+
 from . import clock as _clk
 from .pwm import PwmBlock
 
@@ -168,6 +170,10 @@ class Chip:
         # uncaught exception is printed and disables that IRQ for good.
         handler = g.irq_handler
         locked = g.irq_hard and _mp is not None
+        # The handler's machine calls must reach this chip, whichever chip was current: a world
+        # action on one board's pin (from the host, between runs) interrupts that board only.
+        saved = _current
+        set_current(self)
         self.clock._depth += 1  # time may move inside the handler, no event runs
         try:
             if locked:
@@ -184,6 +190,7 @@ class Chip:
             print("Uncaught exception in IRQ callback handler")
         finally:
             self.clock._depth -= 1
+            set_current(saved)
 
     def level(self, n: int, t_ns: "Optional[int]" = None) -> int:
         """Electrical level of GPIO n at time t_ns (default now)."""
@@ -237,7 +244,10 @@ class Chip:
     # -- SIO / IO_BANK0 operations used by the machine.Pin facade ---------------
     def gpio_set_function(self, n: int, func: int) -> None:
         # pico-sdk gpio_set_function also enables the input and output of the pad.
-        self.gpio[n].funcsel = func
+        g = self.gpio[n]
+        if g.funcsel == func:
+            return  # nothing that drives the pad changed (the tick re-parks idle pins every 10 ms)
+        g.funcsel = func
         self._settle(n)
 
     def gpio_set_pulls(self, n: int, up: bool, down: bool) -> None:
@@ -446,10 +456,14 @@ def pin_number(dest: "Any") -> int:
 _lock_depth = [0]
 
 
+# Only the MicroPython VM enforces heap_lock; CPython's shim only counts, so there is nothing to lift.
+_LIFT_LOCK = _mp is not None and sys.implementation.name == "micropython"
+
+
 def enter() -> int:
     chip = current()
     token = 0
-    if _mp is not None:
+    if _LIFT_LOCK:
         # heap_unlock returns the remaining lock depth; re-lock it in leave().
         try:
             _mp.heap_lock()

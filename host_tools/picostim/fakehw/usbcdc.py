@@ -68,6 +68,11 @@ class UsbCdc:
             self._pump()
         return n
 
+    def host_room(self) -> int:
+        """How many bytes host_write would take now."""
+        with self._lock:
+            return HOST_BUF - len(self._host)
+
     def host_read(self) -> bytes:
         """Everything the board wrote since the last call."""
         with self._lock:

@@ -1,0 +1,299 @@
+"""Random sequences of everything the world can do to a board, through the real firmware on the model.
+
+A hypothesis RuleBasedStateMachine drives firmware/boot.py and main.py (stim.app, the controller,
+supervisor, panel, kill path, watchdog) on the RP2040 model (picostim.safetycheck.Rig) with: the
+key, the e-stop, button gestures (short and bouncing presses, holds, rapid taps, the supervisor
+hold), console requests (Controller.request STOP / SET_LIMIT, after the tick, where stim.app serves
+the serial console), electrode sense readings (connected, open, shorted), time steps, broken wires,
+switches that land inside a tick (also while it holds IRQs back), hung main loops, watchdog resets
+and power cuts, with the board's ms ticks started at 0 or just before their 2**30 wrap, on three
+boards (stim4 with its PWM DAC and sense lines, the 2-channel bench board, stim4 with an MCP4728).
+
+After every step, picostim.safetycheck.SafetyChecker checks, from the model's pins, DAC state and
+console alone (never the supervisor's variables), that:
+- nothing stimulates (stim pin high, amplitude above 0, output-enable on) unless a panel start press
+  came with the key in and the e-stop released after the last key removal, e-stop press, console
+  STOP, overcurrent or reset; the kill path turns everything off within 200 us of a key or e-stop
+  edge;
+- after an e-stop press, an overcurrent or a watchdog reset nothing stimulates again until the key
+  has been turned off and on and start pressed again;
+- every channel stays within the board, channel, supervisor, program and RMS caps, and its
+  amplitude never exceeds what the ramp rate allows since the start press;
+- a hung main loop is reset by the watchdog within its timeout, and the board boots into FAULT
+  "watchdog reset";
+- the firmware never crashes, never reports an internal error, never trips the watchdog while its
+  loop runs, never reports an overcurrent on a connected electrode and never keeps driving an open
+  one.
+
+CI runs at least 2,000 sequences (SEQUENCES), split over up to two processes; `make bench` runs
+50,000 random sequences of the same actions (bench/safety.py). tests/test_safety_mutation.py shows
+that this search catches each supervisor guard disabled. The scenario tests at the end: a hung main
+loop, and the kill path's latency against the checker's bound.
+"""
+
+import multiprocessing
+import os
+import traceback
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Optional
+
+from hypothesis import HealthCheck, Phase, seed, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
+from picostim import safetycheck as sc
+from picostim.safetycheck import (
+    Rig,
+    Violation,
+    board_files,
+)
+
+SEQUENCES = max(2000, int(os.environ.get("SAFETY_SEQUENCES", "0")))  # CI: 2,000; more on request
+STEPS = 6  # rules per sequence, after the boot
+WRAP = 1 << 30
+
+AFTER_MS = st.sampled_from(sc.AFTER_MS)  # the same menu as the bench's random driver
+WAIT_MS = st.sampled_from(sc.WAIT_MS)
+
+_RIGS: dict[tuple[str, tuple[str, ...], bool], Rig] = {}
+
+
+def rig_for(board: str, mutations: "Optional[dict[str, Any]]" = None, blind_feed: bool = False) -> Rig:
+    """One rig per board and mutation, reused by every sequence (a power cut starts each afresh)."""
+    key = (board, tuple(sorted(mutations or {})), blind_feed)
+    rig = _RIGS.get(key)
+    if rig is None:
+        rig = Rig(board_files()[board], mutations=mutations, blind_feed=blind_feed)
+        _RIGS[key] = rig
+    return rig
+
+
+def close_rigs() -> None:
+    for rig in _RIGS.values():
+        rig.close()
+    _RIGS.clear()
+
+
+class SafetyViolation(AssertionError):
+    pass
+
+
+class SafetyMachine(RuleBasedStateMachine):
+    """The world acts on a board at random; after every step the board's outputs must still be safe."""
+
+    mutations: "dict[str, Any]" = {}
+    blind_feed = False
+    boards: "tuple[str, ...]" = ("stim4", "stim4", "pico_bench", "stim4_mcp4728")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rig: Optional[Rig] = None
+
+    def _r(self) -> Rig:
+        if self.rig is None:
+            raise RuntimeError("the sequence has not booted")
+        return self.rig
+
+    def _step(self, found: "list[Violation]") -> None:
+        if found:
+            raise SafetyViolation("\n".join(repr(v) for v in found))
+
+    def _after(self, ms: int) -> None:
+        self._step(self._r().wait(ms))
+
+    @initialize(board=st.sampled_from(range(4)), mode=st.integers(0, 7),
+                ticks=st.one_of(st.just(0), st.integers(WRAP - 4000, WRAP - 1)), taps=st.integers(1, 8))
+    def boot(self, board: int, mode: int, ticks: int, taps: int) -> None:
+        """Power on. Modes 0-4: key in, e-stop released, start pressed and + tapped `taps` times (most
+        sequences then act on a running session); 5: ready, no start; 6: key out; 7: e-stop pressed.
+        The ms ticks start at 0 or up to 4 s before their 2**30 wrap."""
+        self.rig = rig_for(self.boards[board], self.mutations, self.blind_feed)
+        self._do(sc.start_sequence, mode, ticks, taps)
+
+    def _do(self, fn: Any, *args: Any) -> None:
+        rig = self._r()
+        before = len(rig.violations)
+        fn(rig, *args)
+        self._step(rig.violations[before:])
+
+    @rule(data=st.data())
+    def step(self, data: Any) -> None:
+        """One action of the world, drawn from picostim.safetycheck's menu (the bench draws from it too):
+        a kind (switch, mid_tick, press, taps, console_stop, console_limit, sense, wait, trouble), what
+        exactly, and the time that passes after it. One rule, so that every kind is drawn as often."""
+        kind, menu, afters = data.draw(st.sampled_from(sc.MENU), label="kind")
+        what = data.draw(st.sampled_from(menu), label=kind)
+        after = data.draw(st.sampled_from(afters), label="after_ms")
+        self._do(sc.act, kind, what, after)
+
+    def teardown(self) -> None:
+        """The world rests a while, so that what the last steps set in motion is checked too."""
+        if self.rig is not None:
+            self._after(sc.SETTLE_MS)
+
+
+def machine_settings(examples: int, steps: int = STEPS, shrink: bool = True) -> settings:
+    phases = list(Phase) if shrink else [Phase.explicit, Phase.generate]
+    return settings(max_examples=examples, stateful_step_count=steps, deadline=None, database=None,
+                    derandomize=False, suppress_health_check=list(HealthCheck), print_blob=False, phases=phases)
+
+
+def run_share(seed_value: int, examples: int, mutations: "Optional[dict[str, Any]]" = None,
+              blind_feed: bool = False, shrink: bool = True) -> "tuple[int, int, str]":
+    """Run `examples` sequences from hypothesis seed seed_value in this process.
+
+    Returns (sequences run, steps run, the failure report or "" if every sequence stayed safe)."""
+    machine = type("SafetyMachine%d" % seed_value, (SafetyMachine,),
+                   {"mutations": dict(mutations or {}), "blind_feed": blind_feed})
+    seed(seed_value)(machine)
+    report = ""
+    try:
+        run_state_machine_as_test(machine, settings=machine_settings(examples, shrink=shrink))
+    except Exception as e:  # noqa: BLE001 - the failure, with hypothesis' minimal sequence in its notes
+        report = "".join(traceback.format_exception(e))
+    seqs = sum(r.sequences for r in _RIGS.values())
+    steps = sum(r.steps for r in _RIGS.values())
+    close_rigs()
+    return seqs, steps, report
+
+
+def workers() -> int:
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:
+        n = os.cpu_count() or 1
+    return max(1, min(n, 2))
+
+
+def test_random_sequences_keep_every_output_safe() -> None:
+    """Whatever the world does, in any order and at any time, the outputs on the model stay within what
+    the key, the e-stop, the start press, the limits and the ramp allow (module docstring). The
+    sequences are split over up to two processes, each from its own fixed hypothesis seed."""
+    n = workers()
+    shares = [SEQUENCES // n + (1 if i < SEQUENCES % n else 0) for i in range(n)]
+    if n == 1:
+        results = [run_share(0, shares[0])]
+    else:
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as ex:
+            results = list(ex.map(run_share, range(n), shares))
+    reports = [r[2] for r in results if r[2]]
+    assert not reports, "\n\n".join(reports)
+    assert sum(r[0] for r in results) >= SEQUENCES
+
+
+# -- scenarios ---------------------------------------------------------------------------------------
+def _stimulating(rig: Rig) -> None:
+    """stim4 on its default program, key in, started, + tapped five times, stimulating."""
+    rig.new_sequence(key=True)
+    rig.wait(80)
+    rig.press("start_pause")
+    for _ in range(5):
+        rig.press("plus", 45, 35)
+    rig.wait(1000)
+    t = rig.now_ns
+    assert rig.chip.edges(rig.board.channels[0].pulse_b, t - 200 * sc.MS, t)  # CH1 pulses
+    assert sc.amplitude_ua(rig.chip, rig.board, 0, t - 1, t)[-1][2] > 0  # at an amplitude above 0
+
+
+def _records(flash: Any) -> "list[dict[str, Any]]":
+    from stim import store
+
+    out: list[dict[str, Any]] = []
+    for name in ("log.1", "log.0"):
+        p = flash / name
+        if p.exists():
+            out.extend(store.decode_record(line)[1] for line in p.read_bytes().splitlines() if line.strip())
+    return out
+
+
+def test_a_hung_main_loop_is_reset_by_the_watchdog_and_nothing_resumes_until_a_key_cycle() -> None:
+    """The main loop stalls while RUNNING (its next pass never returns). The model's watchdog resets the
+    chip within the timeout main.py gave it, the outputs are off from that reset on, the board boots
+    (reset_cause() == WDT_RESET) into FAULT "watchdog reset" and logs it, and neither the start button
+    nor + brings anything back until the key has been turned off and on again."""
+    from picostim.fakehw.chip import FUNC_SIO, WDT_RESET
+
+    rig = Rig(sc.STIM4)
+    try:
+        _stimulating(rig)
+        chip = rig.chip
+        timeout_ms = chip.wdt_timeout_ms
+        assert 0 < timeout_ms <= 500  # started by main.py: "a few tick periods, up to a few hundred ms"
+        resets = len(chip.resets)
+        rig.hang()
+        rig.wait(timeout_ms + 50)
+        assert rig.checker is not None
+        hang_t = rig.hung_at_ns  # the pass that never returned began here
+        assert len(chip.resets) == resets + 1
+        reset_t, cause, reason = chip.resets[-1]
+        assert cause == WDT_RESET and reason == "watchdog timeout"
+        assert hang_t < reset_t <= hang_t + timeout_ms * sc.MS  # fed last before the hang began
+        pins = rig.board.stim_pins()
+        # Until the reset the pulse hardware ran on (only the watchdog stopped it) while the tick, and
+        # with it the dynamic enable, had stopped.
+        assert any(chip.edges(p, hang_t + 1 * sc.MS, reset_t) for p in pins)
+        pump = rig.board.outputs.charge_pump
+        assert pump is not None and chip.edges(pump.pin, hang_t + 1 * sc.MS, reset_t) == []
+        # From the reset on: every stim pin low, no pulse, amplitude 0, output-enable off.
+        for p in pins:
+            assert chip.level(p, reset_t) == 0 and chip.edges(p, reset_t, rig.now_ns) == []
+        for c in range(len(rig.board.channels)):
+            assert all(ua == 0 for _s, _e, ua in sc.amplitude_ua(chip, rig.board, c, reset_t, rig.now_ns))
+        oe = rig.board.outputs.output_enable
+        assert chip.level(oe.pin, reset_t) != oe.active_level
+        assert chip.edges(oe.pin, reset_t + 1, rig.now_ns) == []
+        assert chip.reset_cause == WDT_RESET
+        after = [s for s in sc.status_lines(rig.runner.console_out)
+                 if s["t_ms"] >= (chip.clock.boot_us + reset_t // 1000) // 1000 % (1 << 30)]
+        assert after and (after[0]["status"], after[0]["reason"]) == ("FAULT", "watchdog reset")
+        # Nothing resumes on its own, nor from the panel, while the key stays in.
+        for _ in range(2):
+            rig.press("start_pause")
+            for _ in range(3):
+                rig.press("plus", 45, 35)
+            rig.wait(500)
+        for p in pins:
+            assert chip.edges(p, reset_t, rig.now_ns) == [] and chip.gpio[p].funcsel == FUNC_SIO
+        assert sc.status_lines(rig.runner.console_out)[-1]["status"] == "FAULT"
+        # The key cycle clears it; only then does a start press stimulate again.
+        rig.key(False)
+        rig.wait(100)
+        rig.key(True)
+        rig.wait(100)
+        assert sc.status_lines(rig.runner.console_out)[-1]["status"] == "READY"
+        t = rig.now_ns
+        rig.press("start_pause")
+        for _ in range(3):
+            rig.press("plus", 45, 35)
+        rig.wait(600)
+        assert any(chip.edges(p, t, rig.now_ns) for p in pins)
+        assert {"k": "reset", "cause": "watchdog"}.items() <= next(
+            r for r in reversed(_records(rig.runner.flash_dir)) if r["k"] == "reset").items()
+        assert rig.violations == []
+    finally:
+        rig.close()
+
+
+def test_the_kill_path_turns_every_stim_pin_off_within_the_checkers_bound() -> None:
+    """A key-out or e-stop edge, also one that arrives while the tick holds IRQs back to apply its
+    outputs, and one in the tick that starts the pulse trains, parks every stim pin within
+    KILL_LATENCY_NS: the bound the checker allows is met with room."""
+    from picostim.bench.safety import measure_kill_latency
+
+    worst_us = measure_kill_latency(trials=16)
+    assert 0 < worst_us * 1000 <= sc.KILL_LATENCY_NS
+
+
+def test_the_bench_figures_come_out_of_the_model_and_the_vm() -> None:
+    """bench/safety.py's parts work: its random driver runs sequences on every board and counts their
+    checks and violations (none), and on the MicroPython VM the running tick and the kill path run
+    inside heap_lock (0 bytes) with the levels ramping."""
+    from picostim.bench import safety as bench
+
+    try:
+        seqs, steps, bad, texts = bench.run_chunk(7, 12)
+    finally:
+        bench.close_rigs()
+    assert (seqs, bad, texts) == (12, 0, [])
+    assert steps > seqs  # a check after every step, several steps a sequence
+    vm = bench.measure_vm()
+    assert vm["running"] == 1 and vm["tick_alloc"] == 0 and vm["kill_alloc"] == 0 and vm["tick_us"] > 0
