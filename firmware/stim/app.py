@@ -10,14 +10,17 @@ returns to the REPL with every output off.
 from micropython import const
 
 from stim import board as _board
+from stim import console as _console
 from stim import programs as _programs
 from stim import pulse
 from stim import store as _store
 from stim import supervisor as sv
 from stim.controller import TICK_MS, Controller
+from stim.hal import oled as _oled
 from stim.hal import outputs as _outputs
 from stim.hal import rp2040 as hal
 from stim.hal.flashfs import FlashFS
+from stim.hal.usb_serial import UsbSerial
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -79,11 +82,35 @@ def main() -> None:
     if ctl.hw.buttons_mask() == 1 << _board.BUTTONS.index(MAINTENANCE_BUTTON):
         print(status_line("MAINTENANCE", "watchdog not started; REPL available", False, False, hal.ticks_ms()))
         return
+    con = open_console(ctl)
+    disp = open_display(brd, ctl)  # before the watchdog: its init sends a whole frame (~25 ms)
     ctl.watchdog = hal.start_watchdog(WDT_TIMEOUT_MS)
-    run(ctl)
+    run(ctl, con, disp)
 
 
-def run(ctl: Controller) -> None:
+def open_display(brd: "_board.Board", ctl: Controller) -> "Optional[_oled.Oled]":
+    """The board's OLED (None without one); a display that fails to start is an alert, not a fault."""
+    if brd.display is None:
+        return None
+    try:
+        return _oled.Oled(brd)
+    except Exception as e:  # noqa: BLE001 - the display is no safety function
+        ctl.post_alert("display: " + repr(e))
+        return None
+
+
+def open_console(ctl: Controller) -> "Optional[_console.Console]":
+    """The JSON-lines console on the USB serial (docs/console.md); None if it cannot start."""
+    try:
+        port = UsbSerial()
+        port.claim()  # from now on Ctrl-C is data: nothing breaks into the loop
+        return _console.Console(ctl, port)
+    except Exception as e:  # noqa: BLE001 - no console is no reason to stop the board
+        print(status_line(sv.STATE_NAMES[ctl.sup.state], "console: " + repr(e), False, False, hal.ticks_ms()))
+        return None
+
+
+def run(ctl: Controller, con: "Optional[_console.Console]" = None, disp: "Optional[_oled.Oled]" = None) -> None:
     last_state = -1
     last_fault: "Optional[str]" = None
     last_alert: "Optional[str]" = None
@@ -93,10 +120,21 @@ def run(ctl: Controller) -> None:
         ctl.tick(hal.ticks_ms())
         if sup.state != last_state or sup.fault != last_fault or (sup.alert is not None and sup.alert != last_alert):
             reason = sup.fault or sup.alert or sup.end_reason or ""
-            print(status_line(sv.STATE_NAMES[sup.state], reason, sup.key, sup.estop_released, hal.ticks_ms()))
+            line = status_line(sv.STATE_NAMES[sup.state], reason, sup.key, sup.estop_released, hal.ticks_ms())
+            if con is None:
+                print(line)
+            else:
+                con.emit(line)  # through the console, so it never lands inside a reply
             last_state = sup.state
             last_fault = sup.fault
         last_alert = sup.alert
+        if con is not None:
+            con.step(hal.ticks_ms())  # bounded work; never raises
+        if disp is not None:  # at most one page on the bus per tick; never raises (stim.hal.oled)
+            disp.service(hal.ticks_ms(), sup, ctl.panel, ctl.program)
+            if disp.error is not None:
+                ctl.post_alert(disp.error)
+                disp = None
         deadline = hal.ticks_add(deadline, TICK_MS)
         wait = hal.ticks_diff(deadline, hal.ticks_ms())
         if wait > 0:

@@ -14,7 +14,7 @@ def _cmd_board_check(args: argparse.Namespace) -> int:
 def _cmd_sim(args: argparse.Namespace) -> int:
     from picostim.sim import terminal
 
-    return terminal.run(board=args.board, until_s=args.until, speed=args.speed)
+    return terminal.run(board=args.board, until_s=args.until, speed=args.speed, script=args.script, vcd=args.vcd)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -27,6 +27,12 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from picostim import plot
 
     return plot.run(args.program, args.output, args.board)
+
+
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    from picostim import deploy
+
+    return deploy.main(args.port or "", args.board, package_json=args.package_json)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--board", default="boards/stim4.json", help="board file (default: boards/stim4.json)")
     sim.add_argument("--until", type=float, default=None, metavar="SECONDS",
                      help="stop after this much simulated time (default: run until q or Ctrl-C)")
-    sim.add_argument("--speed", default="1", help="1 for real time, or 'max' (default: 1)")
+    sim.add_argument("--speed", default="1", help="1 for real time, N for N times faster, or 'max' (default: 1)")
+    sim.add_argument("--script", default=None, metavar="SCENARIO",
+                     help="run this scenario file headless (one action per line, see picostim.sim.scenario)")
+    sim.add_argument("--vcd", default=None, metavar="OUT.vcd",
+                     help="write every stim pin, output-enable, LED, buzzer and input to this VCD file")
     sim.set_defaults(func=_cmd_sim)
 
     b = sub.add_parser("bench", help="measure; write build/bench.json and print it as a table")
@@ -55,6 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("-o", "--output", required=True, metavar="FILE.png")
     pl.add_argument("--board", default="boards/stim4.json", help="board file (default: boards/stim4.json)")
     pl.set_defaults(func=_cmd_plot)
+
+    dp = sub.add_parser("deploy", help="compile the firmware with mpy-cross and copy it and a board file to a board")
+    dp.add_argument("--port", default="", help="the board's serial port, e.g. /dev/ttyACM0")
+    dp.add_argument("--board", default="boards/stim4.json", help="board file to install as /board.json")
+    dp.add_argument("--package-json", action="store_true",
+                    help="only rewrite package.json (the manifest for mpremote mip install)")
+    dp.set_defaults(func=_cmd_deploy)
+
+    from picostim import console
+
+    console.add_parser(sub)  # picostim console --port PORT status|log|programs|limits|time-set|stop|version|board
     return p
 
 
