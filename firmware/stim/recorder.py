@@ -7,6 +7,7 @@ the outputs are idle (flash writes stall IRQs).
 """
 
 from stim import supervisor as sv
+from stim import ticks
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,13 +43,18 @@ class Recorder:
     def wall(self, now_ms: int) -> "Optional[int]":
         if self.wall_base is None:
             return None
-        return self.wall_base + (now_ms - self._wall_at_ms) // 1000
+        return self.wall_base + ticks.diff(now_ms, self._wall_at_ms) // 1000
 
     # -- each tick -----------------------------------------------------------------------------
     def observe(self, now_ms: int, sup: "sv.Supervisor", program: str, driving: bool) -> None:
         """driving: some channel was driven above 0 this tick (counts as seconds of stimulation)."""
         in_session = sup.state == sv.RUNNING or sup.state == sv.PAUSED
-        dt = now_ms - self._last_ms
+        dt = ticks.diff(now_ms, self._last_ms)  # across the 2**30 wrap too
+        if self.wall_base is not None:
+            w = ticks.diff(now_ms, self._wall_at_ms) // 1000
+            if w >= 60:  # re-anchor each minute: tick differences only reach 2**29 ms
+                self.wall_base += w
+                self._wall_at_ms = ticks.add(self._wall_at_ms, w * 1000)
         self._last_ms = now_ms
         if self._in_session and driving and 0 < dt < 1000:
             self._stim_ms += dt
