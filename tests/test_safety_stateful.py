@@ -41,6 +41,7 @@ from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 from picostim import safetycheck as sc
+from picostim.bench import workers as bench_workers
 from picostim.safetycheck import (
     Rig,
     Violation,
@@ -157,11 +158,7 @@ def run_share(seed_value: int, examples: int, mutations: "Optional[dict[str, Any
 
 
 def workers() -> int:
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:
-        n = os.cpu_count() or 1
-    return max(1, min(n, 2))
+    return bench_workers(2)
 
 
 def test_random_sequences_keep_every_output_safe() -> None:

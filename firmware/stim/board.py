@@ -262,7 +262,8 @@ def _p(base: str, key: str) -> str:
     return base + "." + key if base else key
 
 
-def _tname(v: "Any") -> str:
+def type_name(v: "Any") -> str:
+    """The JSON name of v's type, for error messages (board files, programs, console)."""
     if v is None:
         return "null"
     if type(v) is bool:
@@ -289,7 +290,7 @@ def _obj(
 ) -> "Dict[str, Any]":
     """v as an object with exactly these keys: unknown keys first (catches typos), then missing ones."""
     if not isinstance(v, dict):
-        raise BoardError(path or "(root)", "expected an object, got " + _tname(v))
+        raise BoardError(path or "(root)", "expected an object, got " + type_name(v))
     for k in sorted(v):
         if k not in required and k not in optional:
             allowed = ", ".join(sorted(required + optional))
@@ -304,7 +305,7 @@ def _int(d: "Dict[str, Any]", key: str, path: str, lo: int, hi: int) -> int:
     v = d[key]
     p = _p(path, key)
     if type(v) is bool or not isinstance(v, int):
-        raise BoardError(p, "expected an integer, got " + _tname(v))
+        raise BoardError(p, "expected an integer, got " + type_name(v))
     if v < lo or v > hi:
         raise BoardError(p, "%d is out of range %d..%d" % (v, lo, hi))
     return v
@@ -315,7 +316,7 @@ def _num(d: "Dict[str, Any]", key: str, path: str) -> float:
     v = d[key]
     p = _p(path, key)
     if type(v) is bool or not isinstance(v, (int, float)):
-        raise BoardError(p, "expected a number, got " + _tname(v))
+        raise BoardError(p, "expected a number, got " + type_name(v))
     if not v > 0:
         raise BoardError(p, "must be greater than 0, got " + _fmt(v))
     return v
@@ -325,7 +326,7 @@ def _str(d: "Dict[str, Any]", key: str, path: str, maxlen: int) -> str:
     v = d[key]
     p = _p(path, key)
     if not isinstance(v, str):
-        raise BoardError(p, "expected a string, got " + _tname(v))
+        raise BoardError(p, "expected a string, got " + type_name(v))
     if not v.strip():
         raise BoardError(p, "must not be empty")
     if len(v) > maxlen:
@@ -337,7 +338,7 @@ def _choice(d: "Dict[str, Any]", key: str, path: str, choices: "Tuple[str, ...]"
     v = d[key]
     p = _p(path, key)
     if not isinstance(v, str):
-        raise BoardError(p, "expected a string, got " + _tname(v))
+        raise BoardError(p, "expected a string, got " + type_name(v))
     if v not in choices:
         raise BoardError(p, repr(v) + " is not one of: " + ", ".join(choices))
     return v
@@ -355,7 +356,7 @@ class _Ctx:
 
     def pin(self, v: "Any", p: str) -> int:
         if type(v) is bool or not isinstance(v, int):
-            raise BoardError(p, "expected a GPIO number, got " + _tname(v))
+            raise BoardError(p, "expected a GPIO number, got " + type_name(v))
         if v < 0 or v > GPIO_MAX:
             raise BoardError(p, "GPIO %d does not exist (RP2040 has GPIO 0..%d)" % (v, GPIO_MAX))
         other = self.pins.get(v)
@@ -458,7 +459,7 @@ def _channel(v: "Any", i: int, ctx: _Ctx) -> Channel:
 def _amplitude(v: "Any", ctx: _Ctx) -> Amplitude:
     path = "amplitude"
     if not isinstance(v, dict):
-        raise BoardError(path, "expected an object, got " + _tname(v))
+        raise BoardError(path, "expected an object, got " + type_name(v))
     if "driver" not in v:
         raise BoardError(path + ".driver", "missing required key")
     driver = _choice(v, "driver", path, AMP_DRIVERS)
@@ -475,7 +476,7 @@ def _amplitude(v: "Any", ctx: _Ctx) -> Amplitude:
             )
         pins_v = d["pins"]
         if not isinstance(pins_v, list):
-            raise BoardError(path + ".pins", "expected a list of GPIOs, got " + _tname(pins_v))
+            raise BoardError(path + ".pins", "expected a list of GPIOs, got " + type_name(pins_v))
         if not 1 <= len(pins_v) <= MAX_CHANNELS:
             raise BoardError(path + ".pins", "needs 1 to %d GPIOs" % MAX_CHANNELS)
         pins: "List[int]" = []
@@ -496,7 +497,7 @@ def _amplitude(v: "Any", ctx: _Ctx) -> Amplitude:
 
 def _i2c(v: "Any", ctx: _Ctx) -> "Dict[str, I2CBus]":
     if not isinstance(v, dict):
-        raise BoardError("i2c", "expected an object (bus name -> bus), got " + _tname(v))
+        raise BoardError("i2c", "expected an object (bus name -> bus), got " + type_name(v))
     buses: "Dict[str, I2CBus]" = {}
     ids: "Dict[int, str]" = {}
     for name in sorted(v):
@@ -589,13 +590,13 @@ def _led_patterns(v: "Any", path: str) -> "Dict[str, Tuple[int, ...]]":
             steps: "List[int]" = []
             for j, ms in enumerate(x):
                 if type(ms) is bool or not isinstance(ms, int):
-                    raise BoardError("%s[%d]" % (p, j), "expected an integer (ms), got " + _tname(ms))
+                    raise BoardError("%s[%d]" % (p, j), "expected an integer (ms), got " + type_name(ms))
                 if ms < lo or ms > hi:
                     raise BoardError("%s[%d]" % (p, j), "%d ms is out of range %d..%d" % (ms, lo, hi))
                 steps.append(ms)
             out[k] = tuple(steps)
         else:
-            raise BoardError(p, 'expected "on", "off" or a list of on/off durations in ms, got ' + _tname(x))
+            raise BoardError(p, 'expected "on", "off" or a list of on/off durations in ms, got ' + type_name(x))
     return out
 
 
@@ -742,7 +743,7 @@ def validate(d: "Any") -> Board:
     ctx = _Ctx(cpu_hz)
     chv = root["channels"]
     if not isinstance(chv, list):
-        raise BoardError("channels", "expected a list, got " + _tname(chv))
+        raise BoardError("channels", "expected a list, got " + type_name(chv))
     if not 1 <= len(chv) <= MAX_CHANNELS:
         raise BoardError("channels", "needs 1 to %d channels, got %d" % (MAX_CHANNELS, len(chv)))
     channels = tuple(_channel(v, i, ctx) for i, v in enumerate(chv))

@@ -30,6 +30,7 @@ from micropython import const
 from stim import programs as _programs
 from stim import store as _store
 from stim import supervisor as sv
+from stim.board import type_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -71,29 +72,13 @@ class Bad(ValueError):
     """A request the console refuses; str(e) is the reason sent back."""
 
 
-def _tname(v: "Any") -> str:
-    if v is None:
-        return "null"
-    if type(v) is bool:
-        return "true/false"
-    if isinstance(v, int):
-        return "integer"
-    if isinstance(v, float):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "list"
-    return "object" if isinstance(v, dict) else type(v).__name__
-
-
 def _int(req: "Dict[str, Any]", key: str, lo: int, hi: int) -> int:
     """req[key] as an integer lo..hi (true/false are not integers here)."""
     if key not in req:
         raise Bad(key + ": missing (an integer " + str(lo) + ".." + str(hi) + ")")
     v = req[key]
     if type(v) is not int:
-        raise Bad(key + ": expected an integer " + str(lo) + ".." + str(hi) + ", got " + _tname(v))
+        raise Bad(key + ": expected an integer " + str(lo) + ".." + str(hi) + ", got " + type_name(v))
     if v < lo or v > hi:
         raise Bad(key + ": out of range " + str(lo) + ".." + str(hi))
     return v
@@ -270,7 +255,7 @@ class Console:
             except Exception:  # noqa: BLE001 - ValueError, or RecursionError on deep nesting
                 raise Bad("not JSON; send one object per line, e.g. {\"cmd\": \"status\"}") from None
             if not isinstance(req, dict):
-                raise Bad("expected a JSON object, e.g. {\"cmd\": \"status\"}; got " + _tname(req))
+                raise Bad("expected a JSON object, e.g. {\"cmd\": \"status\"}; got " + type_name(req))
             rid = _request_id(req)
             cmd = req.get("cmd")
             if not isinstance(cmd, str):
@@ -364,7 +349,7 @@ class Console:
     def _programs_get(self, req: "Dict[str, Any]") -> "Dict[str, Any]":
         name = req.get("name")
         if not isinstance(name, str):
-            raise Bad("name: expected a string, got " + _tname(name))
+            raise Bad("name: expected a string, got " + type_name(name))
         for p in self.ctl.programs:
             if p.name == name:
                 return {"ok": True, "program": p.to_dict(), "builtin": name in _programs.names()}
@@ -374,7 +359,7 @@ class Console:
         ctl = self.ctl
         d = req.get("program")
         if not isinstance(d, dict):
-            raise Bad("program: expected a JSON object, got " + _tname(d))
+            raise Bad("program: expected a JSON object, got " + type_name(d))
         name = d.get("name", _programs.DEFAULTS["name"])
         if not _store.valid_name(name):
             raise Bad("program.name: 1.." + str(_store.NAME_MAX) + " letters, digits, _ or -")

@@ -28,7 +28,7 @@ the JSON are converted to integers here, once.
 
 import json
 
-from stim.board import FieldError
+from stim.board import FieldError, type_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -139,23 +139,9 @@ def _unmilli(v: int) -> "Any":
     return v // 1000 if v % 1000 == 0 else v / 1000
 
 
-def _tname(v: "Any") -> str:
-    if v is None:
-        return "null"
-    if type(v) is bool:
-        return "true/false"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "list"
-    return "object" if isinstance(v, dict) else type(v).__name__
-
-
 def _check_keys(d: "Any", path: str, keys: "Tuple[str, ...]") -> "Dict[str, Any]":
     if not isinstance(d, dict):
-        raise ProgramError(path or "(program)", "expected an object, got " + _tname(d))
+        raise ProgramError(path or "(program)", "expected an object, got " + type_name(d))
     for k in sorted(d):
         if k not in keys:
             raise ProgramError((path + "." if path else "") + str(k),
@@ -165,7 +151,7 @@ def _check_keys(d: "Any", path: str, keys: "Tuple[str, ...]") -> "Dict[str, Any]
 
 def _integer(v: "Any", path: str, lo: int, hi: int, unit: str) -> int:
     if type(v) is bool or not isinstance(v, int):
-        raise ProgramError(path, "expected an integer %d..%d %s, got %s" % (lo, hi, unit, _tname(v)))
+        raise ProgramError(path, "expected an integer %d..%d %s, got %s" % (lo, hi, unit, type_name(v)))
     if v < lo or v > hi:
         raise ProgramError(path, "%d is out of range %d..%d %s" % (v, lo, hi, unit))
     return v
@@ -175,7 +161,7 @@ def _milli(v: "Any", path: str, lo: int, hi: int, unit: str) -> int:
     """A number given in `unit`, returned in thousandths (s -> ms, mA -> uA, Hz -> mHz), lo..hi thousandths."""
     rng = "%g..%g %s" % (lo / 1000, hi / 1000, unit)
     if type(v) is bool or not isinstance(v, (int, float)):
-        raise ProgramError(path, "expected a number " + rng + ", got " + _tname(v))
+        raise ProgramError(path, "expected a number " + rng + ", got " + type_name(v))
     m = round(v * 1000)
     if not lo <= m <= hi:
         raise ProgramError(path, "%g is out of range %s" % (v, rng))
@@ -184,7 +170,7 @@ def _milli(v: "Any", path: str, lo: int, hi: int, unit: str) -> int:
 
 def _label(v: "Any", path: str) -> str:
     if not isinstance(v, str) or not v.strip() or len(v) > LABEL_MAX:
-        raise ProgramError(path, "expected a string of 1..%d characters, got %s" % (LABEL_MAX, _tname(v)))
+        raise ProgramError(path, "expected a string of 1..%d characters, got %s" % (LABEL_MAX, type_name(v)))
     return v
 
 
@@ -192,7 +178,7 @@ def _channels(v: "Any", n_channels: int) -> "Tuple[Tuple[str, ...], Tuple[bool, 
     if v is None:
         return tuple("channel %d" % (i + 1) for i in range(n_channels)), tuple(True for _ in range(n_channels))
     if not isinstance(v, list):
-        raise ProgramError("channels", "expected a list of {label, used}, got " + _tname(v))
+        raise ProgramError("channels", "expected a list of {label, used}, got " + type_name(v))
     if len(v) > n_channels:
         raise ProgramError("channels", "%d entries, but the board has %d channels (allowed 0..%d)"
                            % (len(v), n_channels, n_channels))
@@ -211,7 +197,7 @@ def _channels(v: "Any", n_channels: int) -> "Tuple[Tuple[str, ...], Tuple[bool, 
         labels.append(_label(e["label"], p + ".label"))
         u = e.get("used", True)
         if type(u) is not bool:
-            raise ProgramError(p + ".used", "expected true or false, got " + _tname(u))
+            raise ProgramError(p + ".used", "expected true or false, got " + type_name(u))
         used.append(u)
     return tuple(labels), tuple(used)
 
@@ -248,7 +234,7 @@ def validate(d: "Any", n_channels: int) -> Program:
         v[k] = DEFAULTS[k] if d[k] is None and k in DEFAULTS else d[k]  # null means "not given"
     name = v["name"]
     if not isinstance(name, str) or not name.strip() or len(name) > LABEL_MAX:
-        raise ProgramError("name", "expected a string of 1..%d characters, got %s" % (LABEL_MAX, _tname(name)))
+        raise ProgramError("name", "expected a string of 1..%d characters, got %s" % (LABEL_MAX, type_name(name)))
     freq = _integer(v["freq_hz"], "freq_hz", FREQ_MIN_HZ, FREQ_MAX_HZ, "Hz")
     width = _integer(v["width_us"], "width_us", WIDTH_MIN_US, WIDTH_MAX_US, "us")
     burst_mhz, burst_pulses = _burst(v["burst"], freq)

@@ -10,6 +10,7 @@ areas and keeps the other areas' figures from the last report.
 
 import importlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,6 +22,15 @@ Number = int | float
 AREAS: list[str] = ["store", "pulse", "console", "sim", "panel", "safety", "firmware"]
 
 REPORT = Path("build") / "bench.json"
+
+
+def workers(most: int = 4) -> int:
+    """Worker processes for a parallel measurement: the CPUs this process may use, at most `most`."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:
+        n = os.cpu_count() or 1
+    return max(1, min(n, most))
 
 
 def _progress(msg: str) -> None:

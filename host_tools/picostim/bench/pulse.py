@@ -21,11 +21,11 @@ edges only:
 The grid runs in worker processes (one per core, at most 4), a frequency per task.
 """
 
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Iterator, Optional, Sequence
 
+from picostim.bench import workers
 from picostim.pulserun import STIM4, firmware_module, run_train
 
 FREQS = range(1, 151)
@@ -85,11 +85,7 @@ def measure_freq(freq_hz: int, widths: Sequence[int]) -> Figures:
 
 
 def _workers() -> int:
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:
-        n = os.cpu_count() or 1
-    return max(1, min(n, 4))
+    return workers(4)
 
 
 def _results(freqs: Sequence[int], widths: Sequence[int], n: int) -> Iterator[Figures]:

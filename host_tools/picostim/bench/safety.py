@@ -24,7 +24,6 @@ The sequences run in worker processes (one per core, at most 4), with progress o
 
 import atexit
 import json
-import os
 import random
 import subprocess
 import sys
@@ -33,6 +32,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable
+
+from picostim.bench import workers
 
 SEQUENCES = 50_000
 CHUNK = 500  # sequences per task
@@ -80,11 +81,7 @@ def close_rigs() -> None:
 
 
 def _workers() -> int:
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:
-        n = os.cpu_count() or 1
-    return max(1, min(n, 4))
+    return workers(4)
 
 
 def _stderr(msg: str) -> None:
