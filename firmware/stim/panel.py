@@ -7,11 +7,12 @@ whether it is allowed. Nothing allocates in `step`.
 
 Debouncing: a release counts once the level has been stable for DEBOUNCE_MS.
 start_pause, channel and program act once a press has been stable for
-DEBOUNCE_MS too. plus and minus act once a press has been seen on two
-consecutive samples (one tick apart), so a + reaches the output within two
-ticks while a single-sample glitch never raises intensity; contact bounce after
-that is ignored, because the button only counts as released again after
-DEBOUNCE_MS of a steady release.
+DEBOUNCE_MS too. plus and minus act on the first sample of a press (the
+button having been released, debounced, before), so a + reaches the output
+within one tick; the contact bounce after that sample is ignored, because the
+button only counts as released again after DEBOUNCE_MS of a steady release.
+The hal's sample is itself two reads in a row (Hardware.buttons_mask), so a
+spike shorter than one read pass is never a press.
 
 Gestures:
 - start_pause: press -> START_PAUSE.
@@ -99,11 +100,10 @@ class Panel:
             if level != self._raw[i]:
                 self._raw[i] = level
                 self._raw_since[i] = now_ms
+                if level and (i == B_PLUS or i == B_MINUS) and not self._down[i] and not self._ignore[i]:
+                    self._down_edge(i, now_ms)  # the intensity keys act on their first sample
                 continue
-            need = DEBOUNCE_MS
-            if level and (i == B_PLUS or i == B_MINUS) and not self._down[i]:
-                need = 1  # intensity keys: pressed on two consecutive samples, one tick apart
-            stable = ticks.diff(now_ms, self._raw_since[i]) >= need
+            stable = ticks.diff(now_ms, self._raw_since[i]) >= DEBOUNCE_MS
             if not stable:
                 continue
             if self._ignore[i]:

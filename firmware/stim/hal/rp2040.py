@@ -244,8 +244,7 @@ class Hardware:
     def estop_released(self) -> bool:
         return self.estop.active()
 
-    def buttons_mask(self) -> int:
-        """Bit i set while BUTTONS[i] is pressed."""
+    def _buttons_once(self) -> int:
         m = 0
         bit = 1
         for b in self.buttons:
@@ -253,6 +252,12 @@ class Hardware:
                 m |= bit
             bit <<= 1
         return m
+
+    def buttons_mask(self) -> int:
+        """Bit i set while BUTTONS[i] reads pressed on two passes over the buttons, one after the
+        other: a spike shorter than one pass (tens of us) never counts as a press. The panel acts on
+        + and - from the first tick that sees them, so this is their glitch filter."""
+        return self._buttons_once() & self._buttons_once()
 
     def sense_ua(self, ch: int) -> int:
         """Measured current of channel ch in uA, or -1 if the channel has no sense line."""
