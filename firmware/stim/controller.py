@@ -72,6 +72,7 @@ class Controller:
         self.program_index = -1
         self.program: "Any" = None
         self.out_ua: "List[int]" = [0] * n  # what each channel was driven to last tick
+        self.driving = False  # some channel was driven above 0 this tick
         self.envelope = 0  # permille of the level, from the program's work/rest cycle
         self.error: "Optional[str]" = None  # text of the last internal error
         self.ticks = 0
@@ -216,11 +217,7 @@ class Controller:
             self._save_settings()
         rec = self.recorder
         if rec is not None:
-            driving = False
-            for c in range(self.n):
-                if self.out_ua[c]:
-                    driving = True
-            rec.observe(now_ms, self.sup, self.program.name, driving)
+            rec.observe(now_ms, self.sup, self.program.name, self.driving)
             wc = rec.store.warn_count
             if wc != self._warn_count:  # a store problem: say so on the panel
                 self._warn_count = wc
@@ -281,9 +278,9 @@ class Controller:
                 # picostim.safetycheck, bench/safety.py's kill-latency runs).
                 self._kills_seen = self.kill.count
                 self.outputs.forget_running()
+            driving = False
             if not running or killed:
-                if self.outputs.any_running() or not running:
-                    self.outputs.all_off()
+                self.outputs.all_off()  # cheap, and re-asserted every idle tick
                 for c in range(self.n):
                     self.out_ua[c] = 0
                 self.hw.output_enable.set(False)
@@ -292,7 +289,10 @@ class Controller:
                     ua = sup.level_ua[c] * env // 1000
                     self.outputs.set_ua(c, ua)
                     self.out_ua[c] = ua
+                    if ua:
+                        driving = True
                 self.hw.output_enable.set(True)
+            self.driving = driving
         finally:
             if self._irq_on is not None:
                 self._irq_on(state)
