@@ -46,6 +46,7 @@ LOG_CHUNK = const(256)  # log file bytes read per tick during log.export
 EMIT_MAX = const(8)  # status lines waiting to go out; more are dropped (and counted)
 ID_MAX = const(32)  # characters of a string request id
 NAME_SHOWN = const(32)  # characters of an unknown command name echoed in the error
+LIMIT_WAIT_TICKS = const(50)  # the longest limits.set waits for the controller before it replies
 
 EPOCH_MIN = 946684800  # 2000-01-01T00:00:00Z
 EPOCH_MAX = 4102444800  # 2100-01-01T00:00:00Z
@@ -118,7 +119,8 @@ class Console:
         # a limits.set waiting for the controller's next tick
         self._lim_ch = -1
         self._lim_ua = 0
-        self._lim_tick = 0
+        self._lim_seq = 0  # the controller's requests_queued once it took this one
+        self._lim_tick = 0  # the controller's tick count when it was queued
         self._lim_id: "Any" = None
         self._export: "Optional[_LogExport]" = None
         self._export_id: "Any" = None
@@ -401,18 +403,23 @@ class Console:
             raise Bad("busy: the controller's queue is full; try again")
         self._lim_ch = c
         self._lim_ua = ua
+        self._lim_seq = ctl.requests_queued
         self._lim_tick = ctl.ticks
         return None
 
     def _limit_result(self) -> None:
         ctl = self.ctl
-        if ctl.ticks == self._lim_tick:
-            return  # the controller has not ticked since the request
+        late = ctl.ticks - self._lim_tick >= LIMIT_WAIT_TICKS
+        if ctl.requests_done < self._lim_seq and not late:
+            return  # still queued: the panel's intents take the ticks first
         c = self._lim_ch
         self._lim_ch = -1
         sup = ctl.sup
         d: "Dict[str, Any]"
-        if sup.limit_ua[c] == self._lim_ua:
+        if ctl.requests_done < self._lim_seq:  # never stall the console (a stop line may be next)
+            d = {"ok": False, "error": "limits.set still queued after " + str(LIMIT_WAIT_TICKS)
+                 + " ticks; check with limits.get", "limit_ua": sup.limit_ua[c]}
+        elif sup.limit_ua[c] == self._lim_ua:
             d = {"ok": True, "ch": c + 1, "limit_ua": self._lim_ua}
         else:
             why = sv.ALERT_NO_KEY_LIMIT if sup.alert == sv.ALERT_NO_KEY_LIMIT else "limit unchanged"

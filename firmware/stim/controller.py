@@ -83,6 +83,10 @@ class Controller:
         self._q_ch: "List[int]" = [0] * _QUEUE
         self._q_arg: "List[int]" = [0] * _QUEUE
         self._q_len = 0
+        # Console intents queued and handed to the supervisor so far: a request is done once
+        # requests_done reaches the requests_queued it was given (the console waits for that).
+        self.requests_queued = 0
+        self.requests_done = 0
         self._last_now = 0
         self._alert: "Optional[str]" = None
         self.buzzer = fb.Buzzer()
@@ -121,6 +125,7 @@ class Controller:
         self._q_ch[i] = ch
         self._q_arg[i] = arg
         self._q_len = i + 1
+        self.requests_queued += 1
         return True
 
     def post_alert(self, text: str) -> None:
@@ -241,6 +246,7 @@ class Controller:
                 self._q_ch[i] = self._q_ch[i + 1]
                 self._q_arg[i] = self._q_arg[i + 1]
             self._q_len = n
+            self.requests_done += 1
             return got
         if it == _panel.START_PAUSE:
             return sv.START_PAUSE, ch, 0

@@ -161,6 +161,33 @@ def test_limits_set_with_the_key_lowers_and_raises_and_is_persisted() -> None:
     assert rig.ctl.sup.limit_ua[1] == 35000
 
 
+def test_limits_set_reply_waits_for_a_panel_intent_that_takes_the_tick() -> None:
+    # The line is read in one tick; the controller takes it at the next tick the panel leaves
+    # free. A + acts on the tick that first sees it: pressed at each offset from the line, it
+    # takes that tick once. The reply must still say what the supervisor did, once it did it.
+    rig = Rig()
+    rig.ready()
+    waits = []
+    for offset in range(4):
+        ua = 40000 - 1000 * offset
+        rig.port.feed(b'{"cmd": "limits.set", "ch": 1, "ua": %d}\n' % ua)
+        replies: "List[Dict[str, Any]]" = []
+        n = 0
+        while not replies and n < 20:
+            if n == offset:
+                rig.button("plus", True)
+            rig.tick()
+            n += 1
+            replies = rig.port.replies()
+        r = _one(replies)
+        assert r == {"ok": True, "ch": 1, "limit_ua": ua}, (offset, r)
+        assert rig.ctl.sup.limit_ua[0] == ua
+        waits.append(n)
+        rig.button("plus", False)
+        rig.tick(10)
+    assert max(waits) > min(waits), waits  # some offset put the + intent on the line's tick
+
+
 def test_stop_during_a_session_ends_it_at_once() -> None:
     rig = Rig()
     rig.ready()
