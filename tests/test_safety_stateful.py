@@ -3,11 +3,12 @@
 A hypothesis RuleBasedStateMachine drives firmware/boot.py and main.py (stim.app, the controller,
 supervisor, panel, kill path, watchdog) on the RP2040 model (picostim.safetycheck.Rig) with: the
 key, the e-stop, button gestures (short and bouncing presses, holds, rapid taps, the supervisor
-hold), console requests (Controller.request STOP / SET_LIMIT, after the tick, where stim.app serves
-the serial console), electrode sense readings (connected, open, shorted), time steps, broken wires,
-switches that land inside a tick (also while it holds IRQs back), hung main loops, watchdog resets
-and power cuts, with the board's ms ticks started at 0 or just before their 2**30 wrap, on three
-boards (stim4 with its PWM DAC and sense lines, the 2-channel bench board, stim4 with an MCP4728).
+hold), console lines sent over the modelled USB serial to stim.console as a host sends them
+({"cmd": "stop"}; {"cmd": "limits.set", ...}, one line per channel), electrode sense readings
+(connected, open, shorted), time steps, broken wires, switches that land inside a tick (also while
+it holds IRQs back), hung main loops, watchdog resets and power cuts, with the board's ms ticks
+started at 0 or just before their 2**30 wrap, on three boards (stim4 with its PWM DAC and sense
+lines, the 2-channel bench board, stim4 with an MCP4728).
 
 After every step, picostim.safetycheck.SafetyChecker checks, from the model's pins, DAC state and
 console alone (never the supervisor's variables), that:
@@ -31,6 +32,7 @@ that this search catches each supervisor guard disabled. The scenario tests at t
 loop, and the kill path's latency against the checker's bound.
 """
 
+import json
 import multiprocessing
 import os
 import traceback
@@ -266,6 +268,48 @@ def test_a_hung_main_loop_is_reset_by_the_watchdog_and_nothing_resumes_until_a_k
         assert {"k": "reset", "cause": "watchdog"}.items() <= next(
             r for r in reversed(_records(rig.runner.flash_dir)) if r["k"] == "reset").items()
         assert rig.violations == []
+    finally:
+        rig.close()
+
+
+def _replies(rig: Rig) -> "list[dict[str, Any]]":
+    return [json.loads(line) for line in rig.runner.console_out if line.startswith('{"ok"')]
+
+
+def test_console_lines_over_the_usb_serial_lower_a_limit_and_stop_within_the_checkers_bounds() -> None:
+    """During a session a host sends limits.set (channel 1 to 3 mA) and then stop, as JSON lines over
+    the modelled USB serial. Read from the model: channel 1 is at or under 3 mA within
+    CONSOLE_LIMIT_NS of its line, every output is off within CONSOLE_STOP_NS of the stop line after
+    that, and both lines are answered. The checker, told of a stop the board never got, flags the
+    outputs that go on."""
+    rig = Rig(sc.STIM4)
+    try:
+        _stimulating(rig)
+        board, chip = rig.board, rig.chip
+        assert rig.output_ua(0) > 3000
+        t = rig.now_ns
+        rig.console(sc.SET_LIMIT, 0, 3)
+        rig.run(sc.CONSOLE_LIMIT_NS)
+        assert 0 < rig.output_ua(0) <= 3000
+        t_free = t + sc.CONSOLE_LIMIT_DONE_NS
+        rig.run(t_free - rig.now_ns)
+        rig.console(sc.STOP)
+        rig.run(sc.CONSOLE_STOP_NS)
+        t_off = rig.now_ns
+        pins = board.stim_pins()
+        rig.wait(200)
+        for p in pins:
+            assert chip.level(p, t_off) == 0 and chip.edges(p, t_off, rig.now_ns) == []
+        assert all(rig.output_ua(c) == 0 for c in range(len(board.channels)))
+        assert _replies(rig) == [{"ok": True, "ch": 1, "limit_ua": 3000},
+                                 {"ok": True, "ended": True, "state": "READY"}]
+        assert sc.status_lines(rig.runner.console_out)[-1]["reason"] == "stopped"
+        assert rig.violations == [] and rig.checker is not None and rig.checker.console_lines == 2
+
+        _stimulating(rig)
+        rig.checker.note_console(sc.STOP)  # the checker hears of a stop; the board gets no line
+        found = rig.wait(200)
+        assert found and all(v.kind == "output" and "console stop" in v.text for v in found), found
     finally:
         rig.close()
 

@@ -22,15 +22,17 @@ checks the model's outputs against it:
    key was present and the e-stop released, after every disarming event.
    Disarming events and how soon the outputs must be off after them:
    key removed, e-stop pressed (the hard-IRQ kill path: kill_latency_ns(board));
-   a console STOP, an overcurrent on a sense line that lasts until a tick has read
-   it (both acted on by the next tick: TICK_LATENCY_NS); any chip reset (at once:
-   the silicon resets the pins).
+   a console "stop" line (once the console has read it: CONSOLE_STOP_NS after the
+   lines ahead of it in the console's queue), an overcurrent on a sense line that
+   lasts until a tick has read it (acted on by the next tick: TICK_LATENCY_NS);
+   any chip reset (at once: the silicon resets the pins).
 2. Latches. After an e-stop press, a watchdog reset or an overcurrent, a start
    press arms only once the key has been turned off after the event and is
    back in with the e-stop released.
 3. Caps. While armed, each channel's amplitude stays at or below the board
-   maximum, the channel maximum, the supervisor limit (lowered by console
-   SET_LIMIT after LIMIT_LATENCY_NS; raised only with the key in, and by the
+   maximum, the channel maximum, the supervisor limit (lowered by a console
+   "limits.set" line sent with the key in, CONSOLE_LIMIT_NS after the lines ahead
+   of it; raised only with the key in, and by the
    panel's supervisor gesture at most to the channel maximum), the maximum of
    the program whose pulse shape (width, rate, channel in use) the pins show,
    and the RMS cap (50 mA RMS, IEC 60601-2-10) of that shape.
@@ -94,13 +96,30 @@ KILL_LATENCY_NS = 200_000
 # for one such write per channel (measured 430 us on stim4 with an MCP4728: four writes).
 I2C_WRITE_BITS = 4 * 9 + 2  # address and three bytes, plus start and stop
 
-# A decision taken by the tick (console STOP, sense overcurrent): the request is seen at the next
-# tick (at most one period away) and acted on within it; one more period covers a late tick.
+# A decision taken by the tick (sense overcurrent): the reading is seen at the next tick (at most
+# one period away) and acted on within it; one more period covers a late tick.
 TICK_LATENCY_NS = 2 * TICK_NS
-# A console SET_LIMIT waits in the controller's queue for a tick the panel leaves free, after the
-# limits queued before it: at most TICK_LATENCY_NS, plus a tick for a panel intent that takes the
-# tick first, plus a tick per request still queued ahead of it.
-LIMIT_LATENCY_NS = TICK_LATENCY_NS + 2 * TICK_NS
+# Console lines (JSON over the USB serial, stim.console) are served one at a time, in order, once per
+# loop pass after the tick. A line at the head of the queue is read within CONSOLE_READ_NS: the next
+# pass (one period), a second 64-byte read if the line straddles two (one more), a status line still
+# being written that holds reading back (one more), and a late tick (one more).
+CONSOLE_READ_NS = 4 * TICK_NS
+# "stop" acts as it is read (Controller.request runs the supervisor's STOP at once).
+CONSOLE_STOP_NS = CONSOLE_READ_NS
+# "limits.set" is read, then applied at the next tick the panel leaves free (one period, one more
+# for a panel intent that takes that tick, one for a late tick); its reply goes out at the pass after,
+# and only then is the next line read (one more period).
+CONSOLE_LIMIT_NS = CONSOLE_READ_NS + 3 * TICK_NS
+CONSOLE_LIMIT_DONE_NS = CONSOLE_LIMIT_NS + TICK_NS
+# stim.console takes limits.set only with the supervisor key in; the supervisor calls the key in once
+# it has been stable 50 ms (stim.supervisor.ENABLE_STABLE_MS) at a tick: a line sent sooner after the
+# key went in may be refused, so the checker lowers its bound only for lines sent later than this.
+KEY_SETTLED_NS = 50 * MS + 2 * TICK_NS
+# After a reset the console serves nothing until main.py's loop runs: boot.py, the board checks and
+# the first tick. Measured in the model, reset to the reply of a line sent at the reset: 37 ms at
+# most (stim4 with an MCP4728; 10.5 ms on pico_bench). Lines sent before the reset are lost with
+# the USB buffers; lines sent during the boot wait for it.
+CONSOLE_BOOT_NS = 100 * MS
 # Ramp slack: ticks_ms truncates, so the tick's dt can read up to 1 ms more than the time that
 # passed since the session's first tick; 2 ms of ramp covers it.
 RAMP_SLACK_NS = 2 * MS
@@ -128,6 +147,9 @@ CONNECTED = "connected"  # the sense line reads what the channel drives
 OPEN = "open"  # electrode off the skin: no current
 SHORT = "short"  # far more current than the channel may drive
 
+STOP = "STOP"  # console line {"cmd": "stop"}
+SET_LIMIT = "SET_LIMIT"  # console line {"cmd": "limits.set", "ch": 1..n, "ua": ...}
+
 
 def kill_latency_ns(board: "_board.Board") -> int:
     """How soon after a key-out or e-stop edge every output must be off, on this board."""
@@ -136,6 +158,11 @@ def kill_latency_ns(board: "_board.Board") -> int:
         return KILL_LATENCY_NS
     per_write = I2C_WRITE_BITS * 1_000_000_000 // board.i2c[amp.bus].freq
     return KILL_LATENCY_NS + len(board.channels) * per_write * 5 // 4  # a quarter more for the call overhead
+
+
+def channel_max_ua(board: "_board.Board", c: int) -> int:
+    """The most channel c may ever drive: its own maximum within the board's."""
+    return min(round(board.channels[c].max_ma * 1000), round(board.limits.board_max_ma * 1000))
 
 
 class Violation:
@@ -285,10 +312,11 @@ class SafetyChecker:
         oe = board.outputs.output_enable
         self._oe = (oe.pin, oe.active_level)
         self._board_max = round(board.limits.board_max_ma * 1000)
-        self._ch_max = [min(round(c.max_ma * 1000), self._board_max) for c in board.channels]
+        self._ch_max = [channel_max_ua(board, c) for c in range(n)]
         self._rate = round(board.limits.ramp_ma_per_s * 1000)  # uA/s
         # World state, as of t_checked (events after it wait in _events).
         self.key = self._ext(self._key)
+        self._key_since = now if self.key else -1  # when the key last went in (-1: out)
         self.estop_released = self._ext(self._estop)
         self.down = {name: self._ext(v) for name, v in self._buttons.items()}
         self._down_since = {name: now for name in self._buttons}
@@ -309,6 +337,8 @@ class SafetyChecker:
         self._hang_ns = -1
         self._hang_deadline_ns = -1
         self._hang_id = 0
+        self._console_free_ns = max(now, reset_ns + CONSOLE_BOOT_NS)  # when every line sent so far is served
+        self.console_lines = 0
         self._external_dac = board.amplitude.driver == "mcp4728"
         self._kill_ns = kill_latency_ns(board)
         self._reset_ns = reset_ns  # the chip's last reset (for an external DAC's boot window)
@@ -342,7 +372,10 @@ class SafetyChecker:
         heapq.heappush(self._events, (t, self._seq, kind, data))
 
     def note_console(self, intent: str, ch: int = -1, ua: int = 0) -> None:
-        """The console asked for STOP or SET_LIMIT(ch, ua) now (ch -1: every channel)."""
+        """The host has just sent the console one line: "stop" (STOP) or "limits.set" (SET_LIMIT) of
+        channel ch (0-based) to ua."""
+        if intent == SET_LIMIT and not 0 <= ch < self.n:
+            raise ValueError("limits.set names one channel, 0..%d; got %d" % (self.n - 1, ch))
         self._push(self.chip.clock.now_ns(), "console", (intent, ch, ua))
 
     def note_hang(self) -> None:
@@ -404,14 +437,19 @@ class SafetyChecker:
             self._reset(t, data[0], data[1])
         elif kind == "console":
             intent, ch, ua = data
-            if intent == "STOP":
-                self._disarm(t, TICK_LATENCY_NS, "console STOP")
+            self.console_lines += 1
+            # The console serves its lines in order: this one starts when the ones ahead are done.
+            start = max(t, self._console_free_ns)
+            if intent == STOP:
+                self._console_free_ns = start + CONSOLE_STOP_NS
+                self._disarm(t, start + CONSOLE_STOP_NS - t, "console stop")
                 p = self._down_since["start_pause"]
                 if self.down["start_pause"] and p > t - PANEL_ACT_NS:
                     # The panel may act on this press only after the STOP (it debounces): a new start.
                     self._push(max(t, p + PANEL_DEBOUNCE_NS), "late-start", p)
-            elif intent == "SET_LIMIT":
-                self._set_limit(t, ch, ua)
+            elif intent == SET_LIMIT:
+                self._console_free_ns = start + CONSOLE_LIMIT_DONE_NS
+                self._set_limit(t, ch, ua, start + CONSOLE_LIMIT_NS)
         elif kind == "late-start":
             if self.down["start_pause"] and self._down_since["start_pause"] == data:
                 self._press(t, "start_pause")
@@ -468,6 +506,7 @@ class SafetyChecker:
             if present == self.key:
                 return
             self.key = present
+            self._key_since = t if present else -1
             if not present:
                 self._sup_mode_possible = False
                 self._disarm(t, self._kill_ns, "key removed")
@@ -514,17 +553,17 @@ class SafetyChecker:
     def _channel_held_long(self, t: int) -> bool:
         return self.down["channel"] and t - self._down_since["channel"] >= 1900 * MS
 
-    def _set_limit(self, t: int, ch: int, ua: int) -> None:
-        for c in range(self.n) if ch < 0 else (ch,):
-            new = max(0, min(ua, self._ch_max[c]))
-            self._limit_gen[c] += 1
-            if self._hang_ns >= 0:
-                continue  # a hung loop never applies it, and the reset that ends the hang loses it
-            if new < self.limit_ua[c]:
-                ahead = sum(1 for e in self._events if e[2] == "limit")
-                self._push(t + LIMIT_LATENCY_NS + ahead * TICK_NS, "limit", (c, new, self._limit_gen[c]))
-            elif self.key:
-                self.limit_ua[c] = new
+    def _set_limit(self, t: int, c: int, ua: int, due: int) -> None:
+        """A limits.set line sent at t; if the firmware takes it, it applies by `due` at the latest."""
+        new = max(0, min(ua, self._ch_max[c]))
+        self._limit_gen[c] += 1
+        if self._hang_ns >= 0 or not self.key:
+            return  # a hung loop never applies it (its reset loses it); without the key it is refused
+        if new < self.limit_ua[c]:
+            if t - self._key_since >= KEY_SETTLED_NS:  # sooner, the firmware may refuse it: no bound
+                self._push(due, "limit", (c, new, self._limit_gen[c]))
+        else:
+            self.limit_ua[c] = new  # a raise may apply at once
 
     def _reset(self, t: int, cause: int, reason: str) -> None:
         self._reset_ns = t
@@ -533,6 +572,12 @@ class SafetyChecker:
         if cause == PWRON_RESET:
             self.latched = None  # RAM is gone; the firmware starts in SAFE
         self._sup_mode_possible = False
+        # Console lines not yet served are lost with the USB buffers; the next ones wait for the boot.
+        self._console_free_ns = t + CONSOLE_BOOT_NS
+        for c in range(self.n):
+            # The firmware boots with the limits it saved; one lowered since its last save is gone.
+            self._limit_gen[c] += 1
+            self.limit_ua[c] = self._ch_max[c]
         for c in range(self.n):
             self._open_hi_since[c] = -1
         if reason == "watchdog timeout" and self._hang_ns < 0:
@@ -743,8 +788,6 @@ class LiveSense(dict):  # type: ignore[type-arg]
 # -- the rig: real firmware, model, world, checker ------------------------------------------------
 STIM4 = BOARDS_DIR / "stim4.json"
 BUTTONS = _board.BUTTONS
-STOP = "STOP"
-SET_LIMIT = "SET_LIMIT"
 
 
 class Rig:
@@ -770,7 +813,7 @@ class Rig:
             mcp4728.attach(self.chip, self.board.i2c[amp.bus].id, amp.address)  # it outlives chip resets
         self.mutations = dict(mutations or {})
         self.blind_feed = blind_feed
-        self.console_queue: list[tuple[str, int, int]] = []
+        self.console_sent = 0  # lines sent to the board's console
         self.hang_requested = False
         self.last_tick_ns = -1  # model time at which the controller's last tick began
         self.hung_at_ns = -1  # model time at which the last hung pass of the main loop began
@@ -816,7 +859,6 @@ class Rig:
             self.checker.close()
             self.checker = None
         self.sequences += 1
-        self.console_queue.clear()
         self.hang_requested = False
         self._world_off()
         self.world.key(key)
@@ -850,7 +892,6 @@ class Rig:
         import importlib
 
         self.hang_requested = False  # a hang asked for before a reset ends with it
-        self.console_queue.clear()  # so do console requests not yet read (RAM and USB buffers)
         self.tick_actions.clear()
         self.masked_actions.clear()
         if self._wipe:
@@ -877,7 +918,6 @@ class Rig:
         # A reset makes the runner import the firmware afresh, so these wrap fresh functions; the
         # originals are kept on the wrappers so that a module somehow kept is never wrapped twice.
         orig_tick = getattr(ctl_mod.Controller.tick, "rig_original", ctl_mod.Controller.tick)
-        intents = {STOP: sv_mod.STOP, SET_LIMIT: sv_mod.SET_LIMIT}
 
         def tick(ctl: Any, now_ms: int) -> None:
             rig.last_tick_ns = clock.now_ns()
@@ -893,11 +933,6 @@ class Rig:
                 while True:  # a hung main loop: it never returns, only a reset gets out
                     clock.advance_to(clock.now_ns() + MS)
             orig_tick(ctl, now_ms)
-            # Console requests reach the controller after the tick, where stim.app's loop serves
-            # the serial console (Console.step), through the same Controller.request.
-            while rig.console_queue:
-                intent, ch, arg = rig.console_queue.pop(0)
-                ctl.request(intents[intent], ch, arg)
 
         tick.rig_original = orig_tick  # type: ignore[attr-defined]
         ctl_mod.Controller.tick = tick
@@ -987,9 +1022,22 @@ class Rig:
         self.world.cut_wire(spec.pin)
 
     def console(self, intent: str, ch: int = -1, ma: float = 0) -> None:
-        """A console request (STOP or SET_LIMIT), handed to Controller.request at the next loop pass."""
+        """A host sends the board's serial console JSON lines, as `picostim console` would: STOP is
+        {"cmd": "stop"}; SET_LIMIT is {"cmd": "limits.set", "ch": ch + 1, "ua": ...}, one line per
+        channel for ch -1, ua clamped to the channel's maximum (the console refuses more)."""
+        if intent == STOP:
+            self._console_line(STOP, -1, 0, {"cmd": "stop"})
+            return
+        if intent != SET_LIMIT:
+            raise ValueError("the console takes STOP or SET_LIMIT, not " + repr(intent))
         ua = round(ma * 1000)
-        self.console_queue.append((intent, ch, ua))
+        for c in range(len(self.board.channels)) if ch < 0 else (ch,):
+            v = max(0, min(ua, channel_max_ua(self.board, c)))
+            self._console_line(SET_LIMIT, c, v, {"cmd": "limits.set", "ch": c + 1, "ua": v})
+
+    def _console_line(self, intent: str, ch: int, ua: int, req: "dict[str, Any]") -> None:
+        self.console_sent += 1
+        self.runner.console_send(json.dumps(req))
         if self.checker is not None:
             self.checker.note_console(intent, ch, ua)
 
