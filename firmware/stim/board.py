@@ -38,6 +38,9 @@ PULLS = ("up", "down")
 MAX_CHANNELS = 8  # one PWM slice per channel
 NAME_MAX = 16  # channel names are shown on a 128 px display
 PWM_MIN_HZ = 8  # below this machine_pwm.c raises "freq too small" at 125 MHz
+# The tick turns an ADC reading into current as read_u16() x (nA per count); up to this scale the
+# product stays below 2**30, a small int on the RP2040, so reading the sense lines allocates nothing.
+SENSE_MA_PER_V_MAX = 300
 _REL_TOL = 1e-6  # for mA comparisons: the board's floats are single precision
 
 
@@ -450,6 +453,12 @@ def _channel(v: "Any", i: int, ctx: _Ctx) -> Channel:
         if "sense_ma_per_volt" not in d:
             raise BoardError(path + ".sense_ma_per_volt", "missing required key (sense_adc is set)")
         sense_mpv = _num(d, "sense_ma_per_volt", path)
+        if _over(sense_mpv, SENSE_MA_PER_V_MAX):
+            raise BoardError(
+                path + ".sense_ma_per_volt",
+                "at most %d mA/V (the tick's reading must stay a small int), got %s"
+                % (SENSE_MA_PER_V_MAX, _fmt(sense_mpv)),
+            )
     elif "sense_ma_per_volt" in d:
         raise BoardError(path + ".sense_ma_per_volt", "given without sense_adc")
     max_ma = _num(d, "max_ma", path)

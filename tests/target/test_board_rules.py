@@ -9,7 +9,7 @@ import json
 import os
 
 from _util import expect_raises
-from stim.board import BUTTONS, BoardError, load, parse, validate
+from stim.board import BUTTONS, SENSE_MA_PER_V_MAX, BoardError, load, parse, validate
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -409,6 +409,16 @@ def test_sense_scale_goes_with_sense_pin() -> None:
     d = _stim4()
     d["channels"][3]["sense_adc"] = None  # null means no sense, as absent
     assert _valid(d).channels[3].sense_adc is None
+
+
+def test_sense_scale_is_bounded_so_a_reading_stays_a_small_int() -> None:
+    d = _stim4()
+    d["channels"][0]["sense_ma_per_volt"] = SENSE_MA_PER_V_MAX
+    ch = _valid(d).channels[0]
+    # What stim.hal.rp2040 computes: a full-scale reading times nA per count, below 2**30.
+    assert 65535 * int(ch.sense_ma_per_volt * 3_300_000 // 65535) < 1 << 30
+    d["channels"][0]["sense_ma_per_volt"] = SENSE_MA_PER_V_MAX + 1
+    _rejects(d, "channels[0].sense_ma_per_volt", "at most 300", "301")
 
 
 def test_sense_range_must_cover_max() -> None:

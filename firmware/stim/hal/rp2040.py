@@ -225,7 +225,8 @@ class Hardware:
                 # nA per count of read_u16(): mA/V * 3.3 V / 65535 counts * 1e6 nA/mA (sense_ua divides by
                 # 1000). It was uA per count with 3.3 V written as 3300, so readings came out 1000x too high
                 # and any real current tripped "overcurrent". A reading times the scale stays below 2**30
-                # (a small int on MicroPython: the tick allocates nothing) up to 300 mA/V.
+                # (a small int on MicroPython: the tick allocates nothing) up to 300 mA/V, which the
+                # board validator enforces (stim.board.SENSE_MA_PER_V_MAX).
                 scale.append(int(ch.sense_ma_per_volt * 3_300_000 // 65535))
             else:
                 sense.append(None)
