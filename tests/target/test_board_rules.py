@@ -414,9 +414,10 @@ def test_sense_scale_goes_with_sense_pin() -> None:
 def test_sense_scale_is_bounded_so_a_reading_stays_a_small_int() -> None:
     d = _stim4()
     d["channels"][0]["sense_ma_per_volt"] = SENSE_MA_PER_V_MAX
-    ch = _valid(d).channels[0]
+    mpv = _valid(d).channels[0].sense_ma_per_volt
+    assert mpv is not None
     # What stim.hal.rp2040 computes: a full-scale reading times nA per count, below 2**30.
-    assert 65535 * int(ch.sense_ma_per_volt * 3_300_000 // 65535) < 1 << 30
+    assert 65535 * int(mpv * 3_300_000 // 65535) < 1 << 30
     d["channels"][0]["sense_ma_per_volt"] = SENSE_MA_PER_V_MAX + 1
     _rejects(d, "channels[0].sense_ma_per_volt", "at most 300", "301")
 
