@@ -578,7 +578,6 @@ class SafetyChecker:
             # The firmware boots with the limits it saved; one lowered since its last save is gone.
             self._limit_gen[c] += 1
             self.limit_ua[c] = self._ch_max[c]
-        for c in range(self.n):
             self._open_hi_since[c] = -1
         if reason == "watchdog timeout" and self._hang_ns < 0:
             self._fail(t, "health", "watchdog reset without a hung loop")
