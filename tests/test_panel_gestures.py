@@ -79,6 +79,17 @@ def test_channel_select_one_then_the_next_then_all() -> None:
         assert [rig.dac(c) for c in range(4)] == [_code(rig, u) for u in (3000, 2000, 1000, 1000)]
 
 
+def test_channel_select_skips_the_channels_the_program_leaves_unused() -> None:
+    with Rig() as rig:  # lower_back, the default program: channels 1 and 2 only
+        assert rig.screen()[1].strip() == "lower_back"
+        seen = []
+        for _ in range(4):
+            rig.press("channel", after_ms=SCREEN_MS)
+            rows = rig.screen()
+            seen.append((rows[2][:2], rows[4][:2]))  # the two channels the program uses, ">" selected
+        assert seen == [(">1", " 2"), (" 1", ">2"), (">1", ">2"), (">1", " 2")]
+
+
 def _small_board(tmp_path: Path, max_ma: float) -> Path:
     d = json.loads((BOARDS_DIR / "stim4.json").read_text())
     for ch in d["channels"]:

@@ -150,6 +150,8 @@ class Controller:
             self._alert = "program refused: " + str(e)
             return False
         self.sup.set_program(caps, used, prog.duration_ms, prog.ramp_down_ms)
+        for ch in range(self.n):
+            self.panel.set_usable(ch, used[ch])
         self.program_index = index
         self.program = prog
         self._save_settings()

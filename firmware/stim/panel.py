@@ -18,7 +18,8 @@ Gestures:
 - start_pause: press -> START_PAUSE.
 - plus / minus: one step per press; held, they repeat no faster than
   REPEAT_MS (2 steps/s) after HOLD_MS.
-- channel: press -> next channel, then "all".
+- channel: press -> next channel the program uses (set_usable), then "all";
+  in supervisor mode every channel, so a limit can be set for any of them.
 - program: press -> next program (the controller refuses it while running).
 - supervisor mode: with the key in, hold channel for SUPERVISOR_HOLD_MS; +/-
   then raise or lower the selected channel's limit; hold channel again to leave.
@@ -67,6 +68,7 @@ class Panel:
     def __init__(self, n_channels: int) -> None:
         self.n = n_channels
         self.channel = ALL  # selected channel, or ALL
+        self.usable: "List[bool]" = [True] * n_channels  # channels the program drives (set_usable)
         self.supervisor_mode = False
         self.intent = NONE
         self.intent_channel = ALL
@@ -154,8 +156,21 @@ class Panel:
                 self.supervisor_mode = not self.supervisor_mode
                 self._emit(SUPERVISOR_ON if self.supervisor_mode else SUPERVISOR_OFF)
 
+    def set_usable(self, ch: int, used: bool) -> None:
+        """Whether the program drives channel ch; outside supervisor mode, channel select skips it."""
+        self.usable[ch] = used
+        if not used and self.channel == ch and not self.supervisor_mode:
+            self.channel = ALL
+
     def _release(self, i: int) -> None:
         # Channel select acts on a short press's release: a long hold is the mode gesture.
         if i == B_CHANNEL and not self._long_done[i]:
-            self.channel = 0 if self.channel == ALL else (self.channel + 1 if self.channel + 1 < self.n else ALL)
+            c = self.channel
+            while True:  # the next channel + and - can act on, or "all" after the last
+                c = 0 if c == ALL else c + 1
+                if c >= self.n:
+                    c = ALL
+                if c == ALL or self.usable[c] or self.supervisor_mode:
+                    break
+            self.channel = c
             self._emit(CHANNEL)

@@ -82,6 +82,38 @@ def test_channel_select_cycles_one_then_all() -> None:
     assert b.intents[-1] == (b.intents[-1][0], pn.PLUS, 0)  # + acts on the selected channel
 
 
+def _select_cycle(b: Buttons, presses: int) -> "list[int]":
+    seen = []
+    for _ in range(presses):
+        b.hold(CHAN, 60)
+        b.hold(0, 60)
+        seen.append(b.p.channel)
+    return seen
+
+
+def test_channel_select_skips_channels_the_program_does_not_use() -> None:
+    b = Buttons(n=4)
+    b.p.set_usable(1, False)
+    b.p.set_usable(3, False)
+    assert _select_cycle(b, 4) == [0, 2, pn.ALL, 0]
+    b.p.set_usable(0, False)  # a program without the selected channel: back to "all"
+    assert b.p.channel == pn.ALL
+    assert _select_cycle(b, 2) == [2, pn.ALL]
+
+
+def test_in_supervisor_mode_channel_select_reaches_every_channel() -> None:
+    b = Buttons(n=3)
+    b.p.set_usable(1, False)
+    b.hold(CHAN, pn.SUPERVISOR_HOLD_MS + 100)
+    b.hold(0, 60)
+    assert b.p.supervisor_mode and b.kinds()[-1] == pn.SUPERVISOR_ON
+    assert _select_cycle(b, 4) == [0, 1, 2, pn.ALL]
+    b.hold(CHAN, pn.SUPERVISOR_HOLD_MS + 100)  # leave supervisor mode: unused channels are skipped again
+    b.hold(0, 60)
+    assert not b.p.supervisor_mode
+    assert _select_cycle(b, 3) == [0, 2, pn.ALL]
+
+
 def test_stuck_button_at_boot_is_reported_and_never_acts() -> None:
     p = pn.Panel(2)
     p.step(0, PLUS, True)
