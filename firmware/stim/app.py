@@ -61,7 +61,7 @@ def build(brd: "_board.Board", watchdog_reset: bool) -> Controller:
 def open_store(brd: "_board.Board", watchdog_reset: bool) -> "_store.Store":
     """Settings, custom programs and the log; a bad or missing file falls back to defaults."""
     n = len(brd.channels)
-    maxes = [pulse.ma_to_ua(min(ch.max_ma, brd.limits.board_max_ma)) for ch in brd.channels]
+    maxes = pulse.channel_max_ua(brd)
     st = _store.Store(FlashFS(), _store.Settings(maxes), max_ua=maxes,
                       validate=lambda d: _programs.validate(d, n))
     st.log_reset("watchdog" if watchdog_reset else "power-on", hal.ticks_ms())

@@ -61,8 +61,8 @@ class Controller:
         self._irq_off = irq_off
         self._irq_on = irq_on
         self.sup = sv.Supervisor(
-            channel_max_ua=[int(ch.max_ma * 1000) for ch in board.channels],
-            board_max_ua=int(board.limits.board_max_ma * 1000),
+            channel_max_ua=pulse.channel_max_ua(board),
+            board_max_ua=pulse.ma_to_ua(board.limits.board_max_ma),
             ramp_ua_per_s=int(board.limits.ramp_ma_per_s * 1000),
             max_session_ms=int(board.limits.max_session_s) * 1000,
             step_ua=STEP_UA,

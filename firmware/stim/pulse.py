@@ -40,7 +40,7 @@ from stim.board import FieldError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional, Tuple
+    from typing import Any, List, Optional, Tuple
 
     from stim.programs import Program
 
@@ -317,6 +317,13 @@ def cap_ua(requested_ua: int, board_ua: int, program_ua: int, supervisor_ua: int
 def ma_to_ua(ma: float) -> int:
     """A board-file or program current in mA (int or float) to integer uA; at load, never in the tick."""
     return round(ma * 1000)
+
+
+def channel_max_ua(board: "Any") -> "List[int]":
+    """Each channel's maximum in uA, within the board maximum: the one conversion the supervisor,
+    the store and the console share (the same rounding everywhere); at load."""
+    top = ma_to_ua(board.limits.board_max_ma)
+    return [min(ma_to_ua(ch.max_ma), top) for ch in board.channels]
 
 
 def na_per_code(ma_per_code: float) -> int:

@@ -97,7 +97,7 @@ class Rig:
         self.fs = fs if fs is not None else FlashFS()
         st = None
         if store:
-            maxes = [pulse.ma_to_ua(min(ch.max_ma, brd.limits.board_max_ma)) for ch in brd.channels]
+            maxes = pulse.channel_max_ua(brd)
             st = store_mod.Store(self.fs, store_mod.Settings(maxes), max_ua=maxes,
                                  validate=lambda d: programs.validate(d, n))
         self.ctl = Controller(brd, hw, outs, kill, programs.builtins(n), watchdog=None,

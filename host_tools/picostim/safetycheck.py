@@ -161,7 +161,8 @@ def kill_latency_ns(board: "_board.Board") -> int:
 
 
 def channel_max_ua(board: "_board.Board", c: int) -> int:
-    """The most channel c may ever drive: its own maximum within the board's."""
+    """The most channel c may ever drive: its own maximum within the board's. Worked out here from
+    the board file, not with the firmware's stim.pulse.channel_max_ua: the checker is its own oracle."""
     return min(round(board.channels[c].max_ma * 1000), round(board.limits.board_max_ma * 1000))
 
 
