@@ -19,7 +19,9 @@ help:
 	@echo "make plot PROGRAM=lower_back OUT=build/plot.png - envelope and pulses of a program (name or JSON file)"
 	@echo "make deploy PORT=/dev/ttyACM0 BOARD=boards/stim4.json - flash a real board"
 
-setup: $(VENV)/.installed typings/.installed
+NODE_DIR := host_tools/picostim/silicon/node
+
+setup: $(VENV)/.installed typings/.installed $(NODE_DIR)/node_modules/.installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	@echo "== setup: creating $(VENV) with pinned packages =="
@@ -32,6 +34,14 @@ typings/.installed: requirements-stubs.txt $(VENV)/.installed
 	@echo "== setup: installing MicroPython rp2 stubs into typings/ =="
 	rm -rf typings
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --target typings -r requirements-stubs.txt
+	@touch $@
+
+# The silicon tier (rp2040js) and the 32-bit VM tier (MicroPython webassembly)
+# run under Node; their npm packages are pinned by package-lock.json.
+$(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "setup: Node.js 18+ and npm are needed for the silicon and mvm32 tiers (Debian: apt-get install nodejs npm)"; exit 1; }
+	@echo "== setup: installing the pinned npm packages into $(NODE_DIR) =="
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 test: setup
