@@ -77,8 +77,12 @@ class Rig:
     """stim4 (or another board) on a fresh chip: controller, console, port; key out, e-stop released."""
 
     def __init__(self, board_file: str = "stim4.json", store: bool = True, watchdog_reset: bool = False,
-                 fs: "Optional[FlashFS]" = None) -> None:
-        self.chip = fakehw.install()
+                 fs: "Optional[FlashFS]" = None, boot_us: int = 0) -> None:
+        """boot_us: the microsecond timer at power-on, e.g. to start ticks_ms just before its wrap."""
+        from picostim.fakehw.chip import Chip
+        from picostim.fakehw.clock import Clock
+
+        self.chip = fakehw.install(Chip(Clock(boot_us)))
         with fakehw.firmware_imports():
             stim = __import__("stim.hal.rp2040")  # via __import__: the host type check never reads hal code
             __import__("stim.hal.outputs")
