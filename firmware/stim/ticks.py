@@ -4,6 +4,12 @@ On the RP2040 ticks_ms and ticks_us wrap at 2**30. The pure core does its
 time arithmetic here, on plain ints, so the same code runs on the board, on
 CPython and on the MicroPython VM, and a session crossing the wrap (ticks_us
 wraps every 17.9 minutes) behaves exactly as one that does not.
+
+Every intermediate value stays within -2**30..2**30-1 for ticks in 0..2**30-1
+and the deltas add() accepts: on a 32-bit port that is the small-int range,
+and an int outside it is boxed on the heap, so `a - b + 2**29` or `t + delta`
+near the wrap would allocate on the tick path (MemoryError under heap_lock).
+Adding 2**29 modulo 2**30 only flips bit 29, so it is done with `^`.
 """
 
 from micropython import const
@@ -15,10 +21,10 @@ _HALF = const(1 << 29)
 
 def diff(a: int, b: int) -> int:
     """a - b, correct across one wrap, in [-2**29, 2**29)."""
-    return ((a - b + _HALF) & _MASK) - _HALF
+    return (((a - b) & _MASK) ^ _HALF) - _HALF
 
 
 def add(t: int, delta: int) -> int:
     if delta <= -_HALF or delta >= _HALF:
         raise OverflowError("ticks interval overflow")
-    return (t + delta) & _MASK
+    return ((t - _HALF + delta) & _MASK) ^ _HALF
