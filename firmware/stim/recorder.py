@@ -22,7 +22,12 @@ class Recorder:
     def __init__(self, store: "Store", n: int) -> None:
         self.store = store
         self.n = n
-        self.wall_base: "Optional[int]" = None  # epoch seconds at ticks_ms 0, once the host sets the time
+        # The wall clock, once the host sets the time: wall_base + _wall_s epoch seconds at ticks_ms
+        # _wall_at_ms. wall_base (the epoch seconds the host sent, about 1.8e9) is above 2**30, a boxed
+        # int on the board that any arithmetic with it allocates; so only wall() (called when a record
+        # is made, which allocates anyway) adds to it, and each tick advances the small _wall_s.
+        self.wall_base: "Optional[int]" = None
+        self._wall_s = 0
         self._wall_at_ms = 0
         self._in_session = False
         self._prog = ""
@@ -38,12 +43,13 @@ class Recorder:
     def set_wall(self, epoch_s: int, now_ms: int) -> None:
         """The host set the time: remember epoch seconds at now_ms."""
         self.wall_base = epoch_s
+        self._wall_s = 0
         self._wall_at_ms = now_ms
 
     def wall(self, now_ms: int) -> "Optional[int]":
         if self.wall_base is None:
             return None
-        return self.wall_base + ticks.diff(now_ms, self._wall_at_ms) // 1000
+        return self.wall_base + (self._wall_s + ticks.diff(now_ms, self._wall_at_ms) // 1000)
 
     # -- each tick -----------------------------------------------------------------------------
     def observe(self, now_ms: int, sup: "sv.Supervisor", program: str, driving: bool) -> None:
@@ -53,7 +59,7 @@ class Recorder:
         if self.wall_base is not None:
             w = ticks.diff(now_ms, self._wall_at_ms) // 1000
             if w >= 60:  # re-anchor each minute: tick differences only reach 2**29 ms
-                self.wall_base += w
+                self._wall_s += w  # below 2**30 for 34 years after the time was set
                 self._wall_at_ms = ticks.add(self._wall_at_ms, w * 1000)
         self._last_ms = now_ms
         if self._in_session and driving and 0 < dt < 1000:
