@@ -44,3 +44,19 @@ def heap_locked(fn: "Callable[[], Any]") -> bool:
     finally:
         micropython.heap_unlock()
     return locked
+
+
+class Skip(Exception):
+    """Raised by skip_on_wasm_vm(); tests/target/run.py counts the test as skipped, with the reason."""
+
+
+def skip_on_wasm_vm(reason: str) -> None:
+    """Skip the calling test on the webassembly MicroPython VM (tier mvm32), and only there.
+
+    Only for a difference of that port which the RP2040 does not share; the reason says which.
+    Everywhere else (CPython, the unix VM) this does nothing and the test runs.
+    """
+    import sys
+
+    if sys.platform == "webassembly":
+        raise Skip(reason)
