@@ -1,14 +1,15 @@
-"""Run PicoStim's six test tiers in order and report each with its counts.
+"""Run PicoStim's test tiers in order and report each with its counts.
 
     python -m picostim.devtools.tiers [TIER ...]
 
 Every tier runs even if an earlier one failed, so one run shows everything
 that is wrong; the exit status is non-zero if any tier failed. The last line
-is the plain "total: N passed, M failed" over the test cases of tiers 5 and 6
-(plus one failure per failing static tier).
+is the plain "total: N passed, M failed" over the test cases of the pytest,
+target and mvm32 tiers (plus one failure per failing static tier).
 """
 
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -93,6 +94,32 @@ def tier_target() -> tuple[bool, str, int, int]:
     return rc == 0 and passed > 0, str(passed) + " passed, " + str(failed) + " failed (MicroPython VM)", passed, failed
 
 
+MVM32 = "host_tools/picostim/silicon/node/mvm32.mjs"
+WASM_VM = REPO / "host_tools/picostim/silicon/node/node_modules/@micropython/micropython-webassembly-pyscript"
+
+
+def tier_mvm32() -> tuple[bool, str, int, int]:
+    """tests/target/run.py on a 32-bit MicroPython VM (webassembly, under Node): ints >= 2**30 are
+    boxed there, as on the RP2040, so heap_lock proofs catch them; the 64-bit unix VM cannot."""
+    node = shutil.which("node") or ""
+    major = 0
+    if node:
+        v = subprocess.run([node, "--version"], stdout=subprocess.PIPE, text=True, check=False).stdout
+        ver = re.match(r"v(\d+)\.", v.strip())
+        major = int(ver.group(1)) if ver else 0
+    if major < 18:
+        print("mvm32: needs Node.js 18+ and npm (Debian: apt-get install nodejs npm), then `make setup`")
+        return False, "Node.js 18+ and npm needed", 0, 1
+    if not (WASM_VM / "micropython.mjs").is_file():
+        print("mvm32: the MicroPython webassembly package is not installed: run `make setup`")
+        return False, "npm packages missing: make setup", 0, 1
+    rc, out = _run([node, MVM32])
+    m = re.findall(r"^target: (\d+) passed, (\d+) failed(?:, (\d+) skipped)?", out, re.M)
+    passed, failed, skipped = (int(m[-1][0]), int(m[-1][1]), int(m[-1][2] or 0)) if m else (0, 1, 0)
+    detail = "%d passed, %d failed, %d skipped (MicroPython VM, 32-bit wasm)" % (passed, failed, skipped)
+    return rc == 0 and passed > 0, detail, passed, failed
+
+
 TIERS: list[tuple[str, Callable[[], tuple[bool, str, int, int]]]] = [
     ("ruff", tier_ruff),
     ("mypy-firmware", tier_mypy_firmware),
@@ -100,6 +127,7 @@ TIERS: list[tuple[str, Callable[[], tuple[bool, str, int, int]]]] = [
     ("mpy-cross", tier_mpy_cross),
     ("pytest", tier_pytest),
     ("target", tier_target),
+    ("mvm32", tier_mvm32),
 ]
 
 
