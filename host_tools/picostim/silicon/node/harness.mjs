@@ -1,0 +1,151 @@
+// PicoStim's silicon harness: one emulated RP2040 (rp2040js + ./patches) driven
+// from Python over stdin/stdout, one JSON object per line each way.
+//
+//   node harness.mjs --bootrom ROM.bin (--uf2 FW.uf2 | --flash IMAGE.bin) [--flash-timing typical|worst|zero]
+//
+// Every request gets exactly one reply line: {"ok": true, ...} or {"ok": false,
+// "error": "..."}. The chip runs only inside a "run" request, so a script of
+// requests gives the same trace every time. Serial bytes travel as strings with
+// one char per byte (code points 0..255). Pins are reported as [ns, gpio, level]
+// with level 1, 0 or null (floating).
+import fs from 'fs';
+import readline from 'readline';
+import { Chip, loadUF2 } from './chip.mjs';
+
+function parseArgs(argv) {
+  const a = {};
+  for (let i = 0; i < argv.length; i++) {
+    if (!argv[i].startsWith('--')) throw new Error('unexpected argument ' + argv[i]);
+    a[argv[i].slice(2)] = argv[i + 1];
+    i++;
+  }
+  return a;
+}
+
+function bytesToStr(buf) {
+  let s = '';
+  for (const b of buf) s += String.fromCharCode(b);
+  return s;
+}
+
+function strToBytes(s) {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 255) throw new Error('serial data must be bytes (code points 0..255)');
+    out[i] = c;
+  }
+  return out;
+}
+
+const FLASH_SIZE = 2 * 1024 * 1024;
+
+function main() {
+  const args = parseArgs(process.argv.slice(2));
+  if (!args.bootrom) throw new Error('--bootrom is required');
+  const rom = fs.readFileSync(args.bootrom);
+  const bootrom = new Uint32Array(rom.buffer.slice(rom.byteOffset, rom.byteOffset + rom.length));
+  const flash = new Uint8Array(FLASH_SIZE).fill(0xff);
+  if (args.flash) flash.set(fs.readFileSync(args.flash).subarray(0, FLASH_SIZE));
+  else if (args.uf2) loadUF2(flash, fs.readFileSync(args.uf2));
+  else throw new Error('--uf2 or --flash is required');
+  const options = { flash: args['flash-timing'] || 'typical' };
+  const chip = new Chip({ bootrom, flash, options });
+
+  let serial = [];
+  let pins = [];
+  let traceMask = 0x3fffffff;
+  chip.serialListeners.push((buf) => {
+    for (const b of buf) serial.push(b);
+  });
+  chip.pinListeners.push((ns, gpio, level) => {
+    if (traceMask & (1 << gpio)) pins.push([ns, gpio, level]);
+  });
+  // Pins that the replies have not yet carried, as the current levels.
+  const levels = () => chip.mcu.gpio.map((_, i) => chip.padLevel(i));
+
+  const handlers = {
+    hello: () => ({ flash_size: FLASH_SIZE, options, now_ns: chip.nowNs }),
+    run: (req) => {
+      const until = req.until_ns !== undefined ? req.until_ns : chip.nowNs + (req.for_ns || 0);
+      const text = req.until_text !== undefined ? strToBytes(req.until_text) : null;
+      const textFrom = serial.length;
+      let stopped = null;
+      const stop = () => {
+        if (text && indexOf(serial, text, Math.max(0, textFrom - text.length)) >= 0) stopped = 'text';
+        return stopped !== null;
+      };
+      chip.run(until, stop);
+      const reply = { now_ns: chip.nowNs, serial: bytesToStr(serial), pins, stopped: stopped || 'time' };
+      serial = [];
+      pins = [];
+      return reply;
+    },
+    input: (req) => {
+      chip.setInput(req.gpio, req.level);
+      return {};
+    },
+    serial: (req) => {
+      chip.sendSerial(strToBytes(req.data));
+      return {};
+    },
+    trace: (req) => {
+      traceMask = req.mask >>> 0;
+      return { levels: levels() };
+    },
+    levels: () => ({ levels: levels(), now_ns: chip.nowNs }),
+    power_cut: (req) => {
+      chip.powerCut(req.off_ns || 0);
+      return { now_ns: chip.nowNs };
+    },
+    stats: () => ({
+      now_ns: chip.nowNs,
+      busy_ns: chip.stats.busyNs,
+      idle_ns: chip.stats.idleNs,
+      resets: chip.resets,
+      flash_ops: chip.flashOps || 0,
+      flash_busy_ns: chip.flashBusyNs || 0,
+      usb_connected: chip.usbConnected,
+      clk_sys_hz: chip.mcu.clkSys,
+    }),
+    save_flash: (req) => {
+      fs.writeFileSync(req.path, chip.flashImage);
+      return { bytes: chip.flashImage.length };
+    },
+    peek32: (req) => ({ value: chip.mcu.readUint32(req.addr) >>> 0 }),
+    exit: () => {
+      process.exit(0);
+    },
+  };
+
+  const rl = readline.createInterface({ input: process.stdin, terminal: false });
+  rl.on('line', (line) => {
+    let reply;
+    try {
+      const req = JSON.parse(line);
+      const h = handlers[req.op];
+      if (!h) throw new Error('unknown op ' + JSON.stringify(req.op));
+      reply = { ok: true, ...h(req) };
+    } catch (e) {
+      reply = { ok: false, error: String(e && e.stack ? e.stack : e) };
+    }
+    process.stdout.write(JSON.stringify(reply) + '\n');
+  });
+  rl.on('close', () => process.exit(0));
+  process.stdout.write(JSON.stringify({ ok: true, ready: true }) + '\n');
+}
+
+function indexOf(hay, needle, from) {
+  outer: for (let i = from; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+try {
+  main();
+} catch (e) {
+  process.stdout.write(JSON.stringify({ ok: false, error: String(e && e.message ? e.message : e) }) + '\n');
+  process.exit(2);
+}
