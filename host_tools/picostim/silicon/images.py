@@ -1,0 +1,99 @@
+"""The two binaries the silicon tier runs: MicroPython v1.28.0 for the Pico and the RP2040 B1 bootrom.
+
+They are looked for in ../shared/silicon/ beside the repository (or $PICOSTIM_SILICON_DIR),
+then in build/silicon/ (a cache). Failing both, they are downloaded from their upstream
+homes. Each file is checked against its pinned sha256 wherever it comes from.
+"""
+
+import hashlib
+import os
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[3]
+CACHE = REPO / "build" / "silicon"
+
+# name -> (sha256 of the copy in ../shared/silicon, upstream address, how to read it)
+# The bootrom is the B1 ROM as rp2040js's demo carries it (a TypeScript array of
+# 32-bit words), from the rp2040js tag we pin; its bytes are the shared copy's.
+# The MicroPython image in ../shared/silicon is a build of the v1.28.0 tag; the
+# official download of v1.28.0 is a different build (another date in its banner),
+# so no upstream address is pinned for it yet: pin its name and sha256 here on a
+# machine that reaches micropython.org's download page.
+IMAGES: dict[str, tuple[str, str | None, str]] = {
+    "RPI_PICO-v1.28.0.uf2": (
+        "1d43cc13eec4668aab767e4de9c77800c3ee044781c8a85a381df5d43c822637",
+        None,
+        "raw",
+    ),
+    "rp2040-bootrom-B1.bin": (
+        "90b31e108faedfa6bbcfcc33ba05dac61e645108cfbbdc385f8dafc71fde44ae",
+        "https://raw.githubusercontent.com/wokwi/rp2040js/v1.4.1/demo/bootrom.ts",
+        "ts-words",
+    ),
+}
+FIRMWARE = "RPI_PICO-v1.28.0.uf2"
+BOOTROM = "rp2040-bootrom-B1.bin"
+
+
+class ImageMissing(RuntimeError):
+    """Neither the shared folder, the cache nor the download gave a file with the pinned hash."""
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def search_dirs() -> list[Path]:
+    dirs = []
+    env = os.environ.get("PICOSTIM_SILICON_DIR")
+    if env:
+        dirs.append(Path(env))
+    dirs.append(REPO.parent / "shared" / "silicon")
+    dirs.append(CACHE)
+    return dirs
+
+
+def find(name: str, download: bool = True) -> Path:
+    """The path of a verified copy of `name`, downloading it into build/silicon/ if need be."""
+    sha, url, form = IMAGES[name]
+    wrong = []
+    for d in search_dirs():
+        p = d / name
+        if p.is_file():
+            if _sha256(p) == sha:
+                return p
+            wrong.append(str(p))
+    why = ""
+    if download and url is None:
+        why = "no upstream address is pinned for it"
+    elif download and url is not None:
+        CACHE.mkdir(parents=True, exist_ok=True)
+        dst = CACHE / name
+        try:
+            with urllib.request.urlopen(url, timeout=30) as r:  # a fixed https address, pinned by sha256
+                data = _decode(r.read(), form)
+            if hashlib.sha256(data).hexdigest() == sha:
+                dst.write_bytes(data)
+                return dst
+            why = "the download from " + url + " has the wrong sha256"
+        except OSError as e:
+            why = "downloading " + url + " failed (" + str(e) + ")"
+    raise ImageMissing(
+        "silicon tier: " + name + " (sha256 " + sha + ") not found"
+        + ("; wrong hash in " + ", ".join(wrong) if wrong else "")
+        + ("; " + why if why else "")
+        + ". Put it in " + " or ".join(str(d) for d in search_dirs()[:2])
+        + " (see ../shared/silicon/README.md for where it comes from)."
+    )
+
+
+def _decode(data: bytes, form: str) -> bytes:
+    """A downloaded file as the bytes the emulator loads."""
+    if form == "raw":
+        return data
+    # "ts-words": `export const bootromB1 = new Uint32Array([0x..., ...]);`
+    body = data.decode("ascii", "replace")
+    body = body[body.index("[") + 1 : body.rindex("]")]
+    words = [int(w, 0) for w in body.replace("\n", " ").split(",") if w.strip()]
+    return b"".join(w.to_bytes(4, "little") for w in words)
