@@ -154,3 +154,19 @@ class Silicon:
 
     def peek32(self, addr: int) -> int:
         return int(self.request("peek32", addr=addr)["value"])
+
+    def host_reading(self, on: bool) -> int:
+        """Make the USB host stop (False) or resume (True) reading the CDC serial port.
+
+        While stopped, the device's bulk-in buffers stay offered and unsent (the endpoint
+        NAKs, as to a host that stopped polling); on resume they go out in order. The
+        setting survives a chip reset. Returns how many buffers are still held.
+        """
+        return int(self.request("host_reading", on=bool(on))["held"])
+
+    def set_adc(self, channel: int, value: int) -> None:
+        """Put a level on ADC input `channel` (0..3 = GPIO 26..29, 4 = temperature sensor).
+
+        `value` is the 12-bit conversion result (0..4095); it stays across chip resets.
+        """
+        self.request("adc", channel=int(channel), value=int(value))

@@ -113,6 +113,16 @@ function main() {
       return { bytes: chip.flashImage.length };
     },
     peek32: (req) => ({ value: chip.mcu.readUint32(req.addr) >>> 0 }),
+    // The USB host stops (false) or resumes (true) reading the CDC bulk-in endpoint (patches/usb.mjs).
+    host_reading: (req) => {
+      chip.setHostReading(!!req.on);
+      return { host_reading: chip.usbHostReading, held: chip.usbHeldBuffers() };
+    },
+    // The world's level on ADC input `channel` (0..3 = GPIO 26..29, 4 = temperature), 12-bit (patches/adc.mjs).
+    adc: (req) => {
+      chip.setAdcLevel(req.channel, req.value);
+      return { adc: chip.adcValues };
+    },
     exit: () => {
       process.exit(0);
     },

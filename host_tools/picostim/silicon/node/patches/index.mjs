@@ -3,5 +3,7 @@
 import * as pads from './pads.mjs';
 import * as watchdog from './watchdog.mjs';
 import * as flash from './flash.mjs';
+import * as usb from './usb.mjs';
+import * as adc from './adc.mjs';
 
-export const PATCHES = [pads, watchdog, flash];
+export const PATCHES = [pads, watchdog, flash, usb, adc];
