@@ -4,6 +4,7 @@ import * as pads from './pads.mjs';
 import * as watchdog from './watchdog.mjs';
 import * as flash from './flash.mjs';
 import * as usb from './usb.mjs';
+import * as usbout from './usbout.mjs';
 import * as adc from './adc.mjs';
 
-export const PATCHES = [pads, watchdog, flash, usb, adc];
+export const PATCHES = [pads, watchdog, flash, usb, usbout, adc];
