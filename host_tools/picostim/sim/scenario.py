@@ -12,6 +12,8 @@ a file must be in time order (equal times run in file order):
     <seconds> hang                    stall the firmware's main loop (its next sleep never returns)
     <seconds> console <json>          send one line to the firmware's serial console
     <seconds> power cut               cut the power and restore it (power-on reset)
+    <seconds> host stop|read          the USB host stops reading the board's serial output, or reads again
+                                      (emulated silicon only: `picostim sim --silicon`)
 
 Buttons are the board file's (start_pause, plus, minus, channel, program).
 A channel is its number (1 = the first channel) or its name in the board file
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 PRESS_S = 0.1  # how long `press` holds a button: well past the panel's 30 ms debounce
 NS_PER_S = 1_000_000_000
 
-KINDS = ("key", "estop", "press", "hold", "sense", "hang", "console", "power")
+KINDS = ("key", "estop", "press", "hold", "sense", "hang", "console", "power", "host")
 
 Arg = bool | str | int | float
 
@@ -187,11 +189,15 @@ def _parse_line(text: str, board: "Optional[Board]") -> "Optional[tuple[int, str
         if words:
             raise _Bad("hang takes nothing after it")
         return t_ns, "hang", ()
+    if verb == "host":
+        if words not in (["stop"], ["read"]):
+            raise _Bad("host takes 'stop' (the host stops reading) or 'read', got %r" % " ".join(words))
+        return t_ns, "host", (words[0] == "read",)
     if verb == "power":
         if words != ["cut"]:
             raise _Bad("did you mean 'power cut'?")
         return t_ns, "power", ()
-    raise _Bad("unknown action %r; actions are key, estop, press, hold, sense, hang, console, power cut" % verb)
+    raise _Bad("unknown action %r; actions are key, estop, press, hold, sense, hang, console, power cut, host" % verb)
 
 
 def parse(text: str, board: "Optional[Board]" = None, source: str = "<scenario>") -> "list[Action]":
