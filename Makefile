@@ -10,11 +10,12 @@ PORT ?=
 PROGRAM ?= lower_back
 OUT ?= build/plot.png
 
-.PHONY: help setup test lint typecheck sim bench deploy plot clean
+.PHONY: help setup test silicon lint typecheck sim bench deploy plot clean
 
 help:
 	@echo "make test    - set up (first time) and run every test tier"
 	@echo "make sim     - run firmware/main.py on the simulated board (BOARD=$(BOARD))"
+	@echo "make silicon - the silicon tier alone: the firmware on MicroPython v1.28.0 in an emulated RP2040"
 	@echo "make bench   - measure, write build/bench.json"
 	@echo "make plot PROGRAM=lower_back OUT=build/plot.png - envelope and pulses of a program (name or JSON file)"
 	@echo "make deploy PORT=/dev/ttyACM0 BOARD=boards/stim4.json - flash a real board"
@@ -46,6 +47,9 @@ $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/packag
 
 test: setup
 	$(PY) -m picostim.devtools.tiers
+
+silicon: setup
+	$(PY) -m picostim.devtools.tiers silicon
 
 lint: setup
 	$(PY) -m picostim.devtools.tiers ruff mypy-firmware mypy-host

@@ -5,7 +5,7 @@
 Every tier runs even if an earlier one failed, so one run shows everything
 that is wrong; the exit status is non-zero if any tier failed. The last line
 is the plain "total: N passed, M failed" over the test cases of the pytest,
-target and mvm32 tiers (plus one failure per failing static tier).
+target, mvm32 and silicon tiers (plus one failure per failing static tier).
 """
 
 import re
@@ -79,12 +79,16 @@ def _counts(out: str, word: str) -> int:
 
 
 def tier_pytest() -> tuple[bool, str, int, int]:
-    rc, out = _run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests"])
+    return _pytest(["tests", "--ignore=tests/silicon"], "")
+
+
+def _pytest(args: list[str], what: str) -> tuple[bool, str, int, int]:
+    rc, out = _run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args])
     passed = _counts(out, "passed")
     failed = _counts(out, "failed") + _counts(out, "errors?")
     skipped = _counts(out, "skipped")
     ok = rc == 0 and passed > 0
-    return ok, str(passed) + " passed, " + str(failed) + " failed, " + str(skipped) + " skipped", passed, failed
+    return ok, str(passed) + " passed, " + str(failed) + " failed, " + str(skipped) + " skipped" + what, passed, failed
 
 
 def tier_target() -> tuple[bool, str, int, int]:
@@ -92,6 +96,15 @@ def tier_target() -> tuple[bool, str, int, int]:
     m = re.findall(r"^target: (\d+) passed, (\d+) failed", out, re.M)
     passed, failed = (int(m[-1][0]), int(m[-1][1])) if m else (0, 1)
     return rc == 0 and passed > 0, str(passed) + " passed, " + str(failed) + " failed (MicroPython VM)", passed, failed
+
+
+def _node_major() -> int:
+    node = shutil.which("node")
+    if not node:
+        return 0
+    v = subprocess.run([node, "--version"], stdout=subprocess.PIPE, text=True, check=False).stdout
+    ver = re.match(r"v(\d+)\.", v.strip())
+    return int(ver.group(1)) if ver else 0
 
 
 MVM32 = "host_tools/picostim/silicon/node/mvm32.mjs"
@@ -102,12 +115,7 @@ def tier_mvm32() -> tuple[bool, str, int, int]:
     """tests/target/run.py on a 32-bit MicroPython VM (webassembly, under Node): ints >= 2**30 are
     boxed there, as on the RP2040, so heap_lock proofs catch them; the 64-bit unix VM cannot."""
     node = shutil.which("node") or ""
-    major = 0
-    if node:
-        v = subprocess.run([node, "--version"], stdout=subprocess.PIPE, text=True, check=False).stdout
-        ver = re.match(r"v(\d+)\.", v.strip())
-        major = int(ver.group(1)) if ver else 0
-    if major < 18:
+    if _node_major() < 18:
         print("mvm32: needs Node.js 18+ and npm (Debian: apt-get install nodejs npm), then `make setup`")
         return False, "Node.js 18+ and npm needed", 0, 1
     if not (WASM_VM / "micropython.mjs").is_file():
@@ -120,6 +128,16 @@ def tier_mvm32() -> tuple[bool, str, int, int]:
     return rc == 0 and passed > 0, detail, passed, failed
 
 
+def tier_silicon() -> tuple[bool, str, int, int]:
+    """tests/silicon: the real MicroPython v1.28.0 rp2 firmware on an emulated RP2040 (rp2040js
+    under Node, patched where it differs from silicon), with the firmware deployed into its flash."""
+    node = _node_major()
+    if node < 18:
+        print("silicon: needs Node.js 18+ and npm (Debian: apt-get install nodejs npm), then `make setup`")
+        return False, "Node.js 18+ and npm needed", 0, 1
+    return _pytest(["tests/silicon"], " (MicroPython v1.28.0 on emulated RP2040)")
+
+
 TIERS: list[tuple[str, Callable[[], tuple[bool, str, int, int]]]] = [
     ("ruff", tier_ruff),
     ("mypy-firmware", tier_mypy_firmware),
@@ -128,6 +146,7 @@ TIERS: list[tuple[str, Callable[[], tuple[bool, str, int, int]]]] = [
     ("pytest", tier_pytest),
     ("target", tier_target),
     ("mvm32", tier_mvm32),
+    ("silicon", tier_silicon),
 ]
 
 

@@ -1,0 +1,33 @@
+"""Fixtures for the silicon tier: the real MicroPython v1.28.0 rp2 firmware on an emulated RP2040.
+
+These tests are slow (the emulator runs at about half of real time), so the pytest tier
+skips this folder and the `silicon` tier (`make silicon`) runs it. Each module boots one
+chip and shares it; a test that resets or breaks the chip makes its own.
+"""
+
+from collections.abc import Iterator
+
+import pytest
+from picostim.silicon.chip import Silicon
+from picostim.silicon.repl import RawRepl
+
+BOOT_NS = 1_600_000_000  # the firmware reaches its REPL about 1.4 s after power-on
+
+
+def boot_to_repl(chip: Silicon) -> RawRepl:
+    """Run a freshly powered chip to MicroPython's REPL and enter the raw REPL."""
+    chip.run_until(BOOT_NS)
+    repl = RawRepl(chip)
+    repl.enter()
+    return repl
+
+
+@pytest.fixture(scope="module")
+def chip() -> Iterator[Silicon]:
+    with Silicon() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def repl(chip: Silicon) -> RawRepl:
+    return boot_to_repl(chip)
