@@ -12,6 +12,10 @@ def _cmd_board_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
+    if args.silicon:
+        from picostim.silicon import simrun
+
+        return simrun.run(args.board, args.script, args.until, args.vcd, flash_timing=args.flash_timing)
     from picostim.sim import terminal
 
     return terminal.run(board=args.board, until_s=args.until, speed=args.speed, script=args.script, vcd=args.vcd)
@@ -54,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run this scenario file headless (one action per line, see picostim.sim.scenario)")
     sim.add_argument("--vcd", default=None, metavar="OUT.vcd",
                      help="write every stim pin, output-enable, LED, buzzer and input to this VCD file")
+    sim.add_argument("--silicon", action="store_true",
+                     help="run on the real MicroPython v1.28.0 firmware in an emulated RP2040 (headless; needs"
+                          " Node.js and `make setup`) instead of the model")
+    sim.add_argument("--flash-timing", default="typical", choices=("typical", "worst", "zero"),
+                     help="with --silicon: flash erase/program times of the W25Q16JV (default: typical)")
     sim.set_defaults(func=_cmd_sim)
 
     b = sub.add_parser("bench", help="measure; write build/bench.json and print it as a table")
