@@ -170,3 +170,19 @@ class Silicon:
         `value` is the 12-bit conversion result (0..4095); it stays across chip resets.
         """
         self.request("adc", channel=int(channel), value=int(value))
+
+    def attach_mcp4728(self, bus: int = 0, sda: Optional[int] = None, scl: Optional[int] = None,
+                       address: int = 0x60, ldac: int = 0) -> None:
+        """Wire an MCP4728 DAC to I2C controller `bus` (through GPIOs sda/scl if given).
+
+        `ldac` is its LDAC pin's level (0: every input register write reaches the output).
+        It keeps its registers across chip resets and loads them from EEPROM after a power cut.
+        """
+        pins = {k: v for k, v in (("sda", sda), ("scl", scl)) if v is not None}
+        self.request("mcp4728", bus=bus, address=address, ldac=ldac, **pins)
+
+    def dac(self) -> tuple[list[tuple[int, int, int, int]], list[int]]:
+        """The MCP4728's output updates since the last call, as (ns, channel 0..3, code, pd),
+        and its four output codes now (pd 0 = on, 1..3 = powered down)."""
+        reply = self.request("dac")
+        return [(int(ns), ch, code, pd) for ns, ch, code, pd in reply["dac"]], list(reply["codes"])

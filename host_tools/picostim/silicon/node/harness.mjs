@@ -2,6 +2,7 @@
 // from Python over stdin/stdout, one JSON object per line each way.
 //
 //   node harness.mjs --bootrom ROM.bin (--uf2 FW.uf2 | --flash IMAGE.bin) [--flash-timing typical|worst|zero]
+//                    [--mcp4728 BUS[:SDA:SCL]]   (an MCP4728 DAC at 0x60 on I2C BUS; see the mcp4728 op)
 //
 // Every request gets exactly one reply line: {"ok": true, ...} or {"ok": false,
 // "error": "..."}. The chip runs only inside a "run" request, so a script of
@@ -11,6 +12,8 @@
 import fs from 'fs';
 import readline from 'readline';
 import { Chip, loadUF2 } from './chip.mjs';
+import { Mcp4728 } from './i2c_mcp4728.mjs';
+import { addTarget } from './patches/i2c.mjs';
 
 function parseArgs(argv) {
   const a = {};
@@ -61,6 +64,21 @@ function main() {
   chip.pinListeners.push((ns, gpio, level) => {
     if (traceMask & (1 << gpio)) pins.push([ns, gpio, level]);
   });
+  // MCP4728 DAC outputs, [ns, channel, code, pd] per update, until a "dac" request takes them.
+  let dac = [];
+  let mcp4728 = null;
+  const attachMcp4728 = ({ bus, sda, scl, address = 0x60, ldac = 0 }) => {
+    const dev = new Mcp4728({ address, ldac });
+    if (mcp4728) chip.i2cTargets = chip.i2cTargets.filter((w) => w.target !== mcp4728);
+    dev.listeners.push((rec) => dac.push(rec));
+    addTarget(chip, { bus, sda, scl, target: dev });
+    mcp4728 = dev;
+    return { codes: dev.output.map((r) => r.code) };
+  };
+  if (args.mcp4728 !== undefined) {
+    const [bus, sda, scl] = args.mcp4728.split(':').map(Number);
+    attachMcp4728({ bus, sda, scl });
+  }
   // Pins that the replies have not yet carried, as the current levels.
   const levels = () => chip.mcu.gpio.map((_, i) => chip.padLevel(i));
 
@@ -122,6 +140,15 @@ function main() {
     adc: (req) => {
       chip.setAdcLevel(req.channel, req.value);
       return { adc: chip.adcValues };
+    },
+    // Wire an MCP4728 to I2C controller `bus` (through GPIOs sda/scl if given), replacing any earlier one.
+    mcp4728: (req) => attachMcp4728(req),
+    // The MCP4728's output updates since the last "dac" request, and its output codes now.
+    dac: () => {
+      if (!mcp4728) throw new Error('no MCP4728 attached (mcp4728 op or --mcp4728)');
+      const reply = { dac, codes: mcp4728.output.map((r) => r.code), now_ns: chip.nowNs };
+      dac = [];
+      return reply;
     },
     exit: () => {
       process.exit(0);

@@ -6,5 +6,6 @@ import * as flash from './flash.mjs';
 import * as usb from './usb.mjs';
 import * as usbout from './usbout.mjs';
 import * as adc from './adc.mjs';
+import * as i2c from './i2c.mjs';
 
-export const PATCHES = [pads, watchdog, flash, usb, usbout, adc];
+export const PATCHES = [pads, watchdog, flash, usb, usbout, adc, i2c];
