@@ -22,6 +22,7 @@ Rules it keeps:
 - Status lines (stim.app.status_line) go out through emit(), so they never land inside a reply.
 """
 
+import gc
 import json
 import sys
 
@@ -65,6 +66,7 @@ FIELDS = {
     "limits.set": ("ch", "ua"),
     "log.export": ("since",),
     "time.set": ("epoch_s",),
+    "diag": ("collect",),
 }
 COMMANDS = tuple(sorted(FIELDS))
 
@@ -136,6 +138,7 @@ class Console:
             "limits.set": self._limits_set,
             "log.export": self._log_export,
             "time.set": self._time_set,
+            "diag": self._diag,
         }
 
     # -- the tick ----------------------------------------------------------------------------
@@ -323,6 +326,19 @@ class Console:
         return {"ok": True, "firmware": VERSION, "protocol": PROTOCOL,
                 "impl": impl.name, "impl_version": str(v[0]) + "." + str(v[1]) + "." + str(v[2]),
                 "machine": getattr(impl, "_machine", sys.platform)}
+
+    def _diag(self, req: "Dict[str, Any]") -> "Dict[str, Any]":
+        # Read-only figures for the bench. "collect": true runs a collection first (a pause of a
+        # few ms here, between ticks), so mem_alloc is then the live heap.
+        collect = req.get("collect", False)
+        if type(collect) is not bool:
+            raise Bad("collect: expected true or false, got " + type_name(collect))
+        if collect:
+            gc.collect()
+        alloc = getattr(gc, "mem_alloc", None)  # MicroPython only
+        free = getattr(gc, "mem_free", None)
+        return {"ok": True, "mem_alloc": alloc() if alloc else None, "mem_free": free() if free else None,
+                "ticks": self.ctl.ticks, "t_ms": self._now, "requests": self.requests, "dropped": self.dropped}
 
     def _board(self, req: "Dict[str, Any]") -> "Dict[str, Any]":
         b = self.ctl.board

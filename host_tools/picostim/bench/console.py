@@ -58,6 +58,7 @@ def valid_requests(rng: random.Random) -> list[dict[str, Any]]:
         {"cmd": "log.export", "since": rng.randrange(0, 5)},
         {"cmd": "time.set", "epoch_s": rng.randrange(fw_console.EPOCH_MIN, fw_console.EPOCH_MAX)},
         {"cmd": "status", "id": rng.randrange(1000)},
+        {"cmd": "diag", "collect": rng.random() < 0.05},  # a collection is slow on CPython: rarely
     ]
 
 
