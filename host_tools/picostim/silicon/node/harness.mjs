@@ -12,6 +12,7 @@
 import fs from 'fs';
 import readline from 'readline';
 import { Chip, loadUF2 } from './chip.mjs';
+import { Observer } from './observe.mjs';
 import { Mcp4728 } from './i2c_mcp4728.mjs';
 import { addTarget } from './patches/i2c.mjs';
 
@@ -82,7 +83,21 @@ function main() {
   // Pins that the replies have not yet carried, as the current levels.
   const levels = () => chip.mcu.gpio.map((_, i) => chip.padLevel(i));
 
+  let observer = null; // bench measurements (observe.mjs); lost on a reset, as the chip is new
   const handlers = {
+    observe: (req) => {
+      if (observer) observer.disable();
+      observer = null;
+      if (req.on) {
+        observer = new Observer(chip);
+        observer.enable(req);
+      }
+      return {};
+    },
+    observations: (req) => {
+      if (!observer) throw new Error('no observer: send {"op": "observe", "on": true} first');
+      return observer.report(!!req.take);
+    },
     hello: () => ({ flash_size: FLASH_SIZE, options, now_ns: chip.nowNs }),
     run: (req) => {
       const until = req.until_ns !== undefined ? req.until_ns : chip.nowNs + (req.for_ns || 0);
