@@ -4,9 +4,10 @@ import * as pads from './pads.mjs';
 import * as watchdog from './watchdog.mjs';
 import * as flash from './flash.mjs';
 import * as pwm from './pwm.mjs';
+import * as dma from './dma.mjs';
 import * as usb from './usb.mjs';
 import * as usbout from './usbout.mjs';
 import * as adc from './adc.mjs';
 import * as i2c from './i2c.mjs';
 
-export const PATCHES = [pads, watchdog, flash, usb, usbout, pwm, adc, i2c];
+export const PATCHES = [pads, watchdog, flash, usb, usbout, pwm, dma, adc, i2c];
