@@ -186,3 +186,15 @@ class Silicon:
         and its four output codes now (pd 0 = on, 1..3 = powered down)."""
         reply = self.request("dac")
         return [(int(ns), ch, code, pd) for ns, ch, code, pd in reply["dac"]], list(reply["codes"])
+
+    # -- bench observers (node/observe.mjs) -------------------------------------------------
+    def observe(self, on: bool = True, gc_pcs: Optional[list[int]] = None, stretches: bool = False,
+                profile: bool = False, over_ns: int = 50_000) -> None:
+        """Start (or stop) watching the core: masked windows, busy stretches (wake to sleep), a PC
+        profile, and masked windows in which any of `gc_pcs` (16-byte lines) ran. Lost on a reset."""
+        self.request("observe", on=on, gc_pcs=list(gc_pcs or []), stretches=stretches, profile=profile,
+                     over_ns=over_ns)
+
+    def observations(self, take: bool = True) -> dict[str, Any]:
+        """What the observer saw since observe(); take=True empties the stretch list and profile."""
+        return self.request("observations", take=take)

@@ -1,0 +1,298 @@
+"""Silicon figures (`make bench`): the firmware on MicroPython v1.28.0 in an emulated RP2040.
+
+Every figure is measured on stim4 (PWM DAC) from the chip's pins, from the core (node/
+observe.mjs) or from the firmware's own console (`diag`), never computed from the design:
+
+    silicon.boot_ms                    power-on to the READY status line, key in
+    silicon.heap_live_bytes_max        gc.mem_alloc() after a collection (console diag), highest
+                                       over a session with console traffic (SESSION_S, not 20 min)
+    silicon.alloc_bytes_per_tick_steady / _ramp
+                                       heap growth between two diag reads with no collection
+                                       between them, per control tick, steady and while + is held
+    silicon.gc_in_masked_window        masked windows in which the collector's code ran
+                                       (its PCs found by profiling gc.collect() on the same image)
+    silicon.tick_us_p50 / _max         the longest busy stretch (wake to sleep) of each 10 ms window
+                                       of a steady session: the loop iteration with its tick
+    silicon.cpu_busy_pct_mean / _max   the share of each 10 ms window the core executes, steady
+    silicon.masked_us_max              the longest window with PRIMASK set (IRQs held back)
+    silicon.kill_latency_us_max / _p50 stopping edge (key out or e-stop, alternating, at random
+                                       times from the start press on, so some land in the tick
+                                       that arms the trains of all four channels) to output-enable
+                                       inactive and every stim and DAC pin low; KILL_EDGES edges
+    silicon.wdt_margin_ms_min          least time left on the watchdog at any feed: from the
+                                       busy/idle stretches, the longest gap between two loop
+                                       iterations subtracted from the 100 ms timeout
+    silicon.gc_collect_ms_max          how long one gc.collect() of the session's heap keeps the core
+                                       (the longest busy stretch around a diag collect); a collection
+                                       inside one loop pass delays that pass's watchdog feed as much
+    silicon.freq_error_pct_max / width_error_us_max
+                                       the six built-in programs, from the CH1 pulse pins
+    silicon.unexpected_resets          resets the chip made that no scenario asked for
+
+The MCP4728 variant of the kill figure and the stalled-host/flash-worst-case watchdog
+sessions are not in this area yet (see the issue notes).
+"""
+
+import itertools
+import random
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from picostim.silicon import measure as pinfig
+from picostim.silicon.chip import Silicon
+from picostim.silicon.repl import RawRepl
+from picostim.silicon.session import SiliconSession
+
+REPO = Path(__file__).resolve().parents[3]
+STIM4 = str(REPO / "boards" / "stim4.json")
+MS = 1_000_000
+TICK_NS = 10 * MS
+WDT_MS = 100
+KILL_EDGES = 200
+SESSION_S = 6.0
+PROGRAMS = 6
+
+
+def _gc_pcs(progress: Callable[[str], None]) -> list[int]:
+    """The 16-byte code lines that run during gc.collect() and never in other interpreted work."""
+    progress("profiling gc.collect() on the MicroPython image (to spot collections later)")
+    with Silicon(keep_pins=False) as chip:
+        chip.run_until(1_600 * MS)
+        repl = RawRepl(chip)
+        repl.enter()
+        work = ("d={}\nfor i in range(300):\n    d[i]=str(i)+'x'\n    b=bytearray(8)\n"
+                "def f(a,b=2,*c,**k):\n    return [a,b,c,k]\nfor i in range(200):\n    f(i,i,i,k=i)\n"
+                "s=sorted(d.values())[:5]\nimport json\nj=json.dumps({'a':[1,2.5,'x']})\nprint(len(s),j)")
+        chip.observe(profile=True)
+        repl.exec(work)
+        base = {pc for pc, _n in chip.observations()["profile"]}
+        repl.exec("x=[bytearray(40) for i in range(500)]\nx=None")
+        chip.observe(profile=True)
+        repl.exec("import gc\ngc.collect()\ngc.collect()")
+        prof = chip.observations()["profile"]
+        pcs = sorted(pc for pc, n in prof if n >= 20 and pc not in base and pc >= 0x1000000)
+        # Check the signature: it fires on a collection and not on plain work.
+        chip.observe(gc_pcs=pcs)
+        repl.exec(work)
+        quiet = chip.observations()["gc_runs"]
+        repl.exec("import gc\ngc.collect()")
+        fired = chip.observations()["gc_runs"]
+        if not pcs or quiet or not fired:
+            raise RuntimeError("no clean gc signature (%d lines, %d on plain work, %d on a collect)"
+                               % (len(pcs), quiet, fired))
+        return pcs
+
+
+def _diag(sess: SiliconSession, collect: bool) -> dict[str, Any]:
+    import json
+
+    n = len(sess.lines)
+    sess.send_line('{"cmd": "diag", "collect": %s, "id": "bench"}' % ("true" if collect else "false"))
+    for _ in range(60):
+        sess.run_until(sess.now_ns + 10 * MS)
+        for _ns, text in sess.lines[n:]:
+            if '"id": "bench"' in text:
+                reply: dict[str, Any] = json.loads(text)
+                return reply
+    raise RuntimeError("no diag reply from the firmware")
+
+
+def _alloc_per_tick(samples: list[dict[str, Any]]) -> float:
+    """Heap growth per tick over consecutive diag reads with no collection between them."""
+    rates = []
+    for a, b in itertools.pairwise(samples):
+        dt = b["ticks"] - a["ticks"]
+        grew = b["mem_alloc"] - a["mem_alloc"]
+        if dt > 0 and grew >= 0:
+            rates.append(grew / dt)
+    return max(rates) if rates else 0.0
+
+
+def _steady(progress: Callable[[str], None], gc_pcs: list[int]) -> dict[str, Any]:
+    figs: dict[str, Any] = {}
+    with SiliconSession(STIM4, out=progress) as s:
+        s.key(True)
+        at = s.run_until_text(b'"status": "READY"', 5_000 * MS)
+        if at is None:
+            raise RuntimeError("the firmware did not reach READY: %r" % s.lines[-3:])
+        figs["silicon.boot_ms"] = round(at / MS, 1)
+        s.chip.observe(gc_pcs=gc_pcs, stretches=True)
+        live = [_diag(s, True)["mem_alloc"]]
+        progress("silicon: session start, + held (ramp), then steady for %g s" % SESSION_S)
+        s.button("start_pause", True)
+        s.run_until(s.now_ns + 100 * MS)
+        s.button("start_pause", False)
+        s.button("plus", True)
+        ramp = []
+        for _ in range(6):
+            s.run_until(s.now_ns + 150 * MS)
+            ramp.append(_diag(s, False))
+        s.button("plus", False)
+        s.run_until(s.now_ns + 300 * MS)
+        # Steady: no probes inside the measured windows, only one diag read at each end.
+        steady = [_diag(s, False)]
+        s.chip.observations(take=True)
+        t0 = s.now_ns
+        busy = []
+        st0 = s.chip.stats()
+        while s.now_ns < t0 + round(SESSION_S * 1e9):
+            s.run_until(s.now_ns + TICK_NS)
+            st1 = s.chip.stats()
+            busy.append((st1["busy_ns"] - st0["busy_ns"]) / (st1["now_ns"] - st0["now_ns"]) * 100)
+            st0 = st1
+        obs = s.chip.observations(take=True)
+        t1 = s.now_ns
+        steady.append(_diag(s, False))
+        # Heap: the live heap after collections, with console traffic between them; a
+        # collection's own length is the longest busy stretch around the probe.
+        gc_ns = 0
+        for _ in range(5):
+            for _ in range(10):
+                s.send_line('{"cmd": "status"}')
+                s.run_until(s.now_ns + 20 * MS)
+            s.chip.observations(take=True)
+            live.append(_diag(s, True)["mem_alloc"])
+            gc_ns = max([gc_ns] + [ns for _st, ns in s.chip.observations(take=True)["stretches"]])
+        stretches = [(st, ns) for st, ns in obs["stretches"] if t0 <= st < t1]
+        worst: dict[int, int] = {}
+        for st, ns in stretches:
+            w = (st - t0) // TICK_NS
+            worst[w] = max(worst.get(w, 0), ns)
+        ticks = sorted(worst.values())
+        gaps = [b[0] - (a[0] + a[1]) for a, b in itertools.pairwise(stretches)]
+        loop = [st for st, ns in stretches if ns >= 0.5 * (ticks[len(ticks) // 2] if ticks else 0)]
+        loop_gaps = [b - a for a, b in itertools.pairwise(loop)]
+        figs.update({
+            "silicon.heap_live_bytes_max": max(live),
+            "silicon.alloc_bytes_per_tick_ramp": round(_alloc_per_tick(ramp), 1),
+            "silicon.alloc_bytes_per_tick_steady": round(_alloc_per_tick(steady), 1),
+            "silicon.gc_in_masked_window": obs["gc_in_masked"],
+            "silicon.masked_us_max": round(obs["masked_max_ns"] / 1000, 1),
+            "silicon.tick_us_p50": round(statistics.median(ticks) / 1000, 1) if ticks else 0,
+            "silicon.tick_us_max": round(max(ticks) / 1000, 1) if ticks else 0,
+            "silicon.cpu_busy_pct_mean": round(statistics.fmean(busy), 2),
+            "silicon.cpu_busy_pct_max": round(max(busy), 2),
+            "silicon.wdt_margin_ms_min": round(WDT_MS - max(loop_gaps, default=0) / MS, 2),
+            "silicon.idle_gap_ms_max": round(max(gaps, default=0) / MS, 2),
+            "silicon.gc_collect_ms_max": round(gc_ns / MS, 2),
+            "silicon.unexpected_resets": len(s.chip.stats()["resets"]) - 1,
+        })
+    return figs
+
+
+def _kill(progress: Callable[[str], None], edges: int) -> dict[str, Any]:
+    rng = random.Random(2026)
+    lat: list[int] = []
+    missed = 0
+    resets = 0
+    with SiliconSession(STIM4, out=progress) as s:
+        s.key(True)
+        if s.run_until_text(b'"status": "READY"', 5_000 * MS) is None:
+            raise RuntimeError("the firmware did not reach READY")
+        s.button("program", True)  # tens_conventional: all four channels
+        s.run_until(s.now_ns + 100 * MS)
+        s.button("program", False)
+        s.run_until(s.now_ns + 100 * MS)
+        for i in range(edges):
+            s.button("start_pause", True)
+            s.run_until(s.now_ns + 60 * MS)
+            s.button("start_pause", False)
+            s.button("plus", True)
+            # The start takes effect within a tick of the press; edges from there on cover
+            # the arming tick, the ramp ticks and steady ones.
+            s.run_until(s.now_ns + rng.randrange(0, 250 * MS))
+            s.chip.pins.clear()
+            levels = list(s.chip.levels)
+            edge = s.now_ns
+            by_key = i % 2 == 0
+            if by_key:
+                s.key(False)
+            else:
+                s.estop(True)
+            s.button("plus", False)
+            s.run_until(edge + 40 * MS)
+            t = pinfig.kill_latency_ns(pinfig.PinTrace(s.chip.pins, levels), s.board, edge, 40 * MS)
+            if t is None:
+                missed += 1
+            else:
+                lat.append(t)
+            # Back to READY: e-stop released, a key cycle clears the latched fault.
+            s.estop(False)
+            s.key(False)
+            s.run_until(s.now_ns + 80 * MS)
+            s.key(True)
+            s.run_until(s.now_ns + 120 * MS)
+            s.chip.pins.clear()
+            if (i + 1) % 25 == 0:
+                progress("silicon kill: %d/%d edges, worst so far %.1f us" % (i + 1, edges, max(lat) / 1000))
+        resets = len(s.chip.stats()["resets"]) - 1
+    return {
+        "silicon.kill_latency_us_max": round(max(lat) / 1000, 1) if lat else -1,
+        "silicon.kill_latency_us_p50": round(statistics.median(lat) / 1000, 1) if lat else -1,
+        "silicon.kill_edges": len(lat),
+        "silicon.kill_missed": missed,
+        "silicon.kill_unexpected_resets": resets,
+    }
+
+
+def _programs(progress: Callable[[str], None]) -> dict[str, Any]:
+    import sys
+
+    fw = str(REPO / "firmware")
+    if fw not in sys.path:
+        sys.path.insert(0, fw)
+    from stim import programs as fw_programs
+
+    progs = fw_programs.builtins(4)
+    freq_err = 0.0
+    width_err = 0.0
+    with SiliconSession(STIM4, out=progress) as s:
+        s.key(True)
+        if s.run_until_text(b'"status": "READY"', 5_000 * MS) is None:
+            raise RuntimeError("the firmware did not reach READY")
+        pin_a = s.board.channels[0].pulse_a
+        for prog in progs[:PROGRAMS]:
+            s.button("start_pause", True)
+            s.run_until(s.now_ns + 60 * MS)
+            s.button("start_pause", False)
+            s.button("plus", True)
+            s.chip.pins.clear()
+            s.run_until(s.now_ns + 1_200 * MS)
+            rises = [ns for ns, g, lv in s.chip.pins if g == pin_a and lv == 1]
+            falls = [ns for ns, g, lv in s.chip.pins if g == pin_a and lv != 1]
+            widths = [next((f for f in falls if f > r), r) - r for r in rises]
+            want_period = 1e9 / prog.freq_hz
+            periods = [b - a for a, b in itertools.pairwise(rises) if b - a < 1.5 * want_period]
+            if periods:
+                freq = 1e9 / statistics.median(periods)
+                freq_err = max(freq_err, abs(freq - prog.freq_hz) / prog.freq_hz * 100)
+            if widths:
+                width_err = max(width_err, *(abs(w / 1000 - prog.width_us) for w in widths if w > 0))
+            progress("silicon programs: %s: %d pulses, period %s ns" % (
+                prog.name, len(rises), statistics.median(periods) if periods else "-"))
+            s.button("plus", False)
+            s.send_line('{"cmd": "stop"}')
+            s.run_until(s.now_ns + 100 * MS)
+            s.button("program", True)  # the next built-in program
+            s.run_until(s.now_ns + 100 * MS)
+            s.button("program", False)
+            s.run_until(s.now_ns + 100 * MS)
+    return {"silicon.freq_error_pct_max": round(freq_err, 4), "silicon.width_error_us_max": round(width_err, 3)}
+
+
+def measure_all(progress: Callable[[str], None], edges: int = KILL_EDGES) -> dict[str, Any]:
+    figs: dict[str, Any] = {}
+    pcs = _gc_pcs(progress)
+    figs.update(_steady(progress, pcs))
+    figs.update(_programs(progress))
+    progress("silicon kill: %d stopping edges" % edges)
+    kill = _kill(progress, edges)
+    figs["silicon.unexpected_resets"] += kill.pop("silicon.kill_unexpected_resets")
+    figs.update(kill)
+    return figs
+
+
+def measure(progress: Callable[[str], None]) -> dict[str, Any]:
+    return measure_all(progress)
