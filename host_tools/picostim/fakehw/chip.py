@@ -176,6 +176,9 @@ class Chip:
         set_current(self)
         self.clock._depth += 1  # time may move inside the handler, no event runs
         try:
+            entry = self.clock.cost["irq_entry_ns"]
+            if entry:  # the VM's IRQ dispatch and the handler's Python before its first write
+                self.clock.advance(entry)
             if locked:
                 _heap_lock()
             try:
@@ -394,6 +397,7 @@ class Chip:
         self.open_drain = 0
         self.irq_masked = 0
         self.irq_pending = []
+        self.clock.call_cost_ns = self.clock.base_call_cost_ns  # out of any masked window
         for n in range(N_GPIO):
             g = self.gpio[n]
             g.funcsel = FUNC_NULL

@@ -23,6 +23,51 @@ TICKS_HALFPERIOD = TICKS_PERIOD >> 1
 # method call on a 125 MHz Cortex-M0+.
 DEFAULT_CALL_COST_NS = 2_000
 
+# Virtual time for the firmware's own Python on the safety paths, which the per-call cost above
+# leaves out (issue 11 item 6: a model that keeps up with silicon). Calibrated against the silicon
+# tier (picostim.silicon: MicroPython v1.28.0 on rp2040js), stim4 with its PWM DAC, 2026 session of
+# issue 11, host_tools/picostim/silicon observers (masked windows, pad trace):
+PYTHON_COST = {
+    # Hard IRQ entry: from a key-out / e-stop edge to the kill handler's first register write
+    # (MicroPython's IRQ dispatch, KillPath._irq and fire's set-up). Silicon: edge to the last
+    # stim/DAC pin parked, edges outside masked windows, median 128 us (115..150 us, 12 edges);
+    # the model's own 15 register writes and 4 other calls at 2 us each park the last pin ~30 us
+    # after entry, so entry = 128 - 30 = 98 us.
+    "irq_entry_ns": 98_000,
+    # The tick's IRQs-held-back section (Controller._apply, irq_off..irq_on), charged before IRQs
+    # come back on, so an edge in it waits: a fixed part plus a cost per hardware call made inside
+    # it (instead of DEFAULT_CALL_COST_NS). Silicon, tens_conventional on four channels: steady
+    # ticks 345 us (model: 5 calls), the tick that arms four pulse trains 1094 us (model: 41
+    # calls): 345 = base + 5 k, 1094 = base + 41 k gives k = 20.8 us, base = 241 us. (Idle ticks,
+    # READY: silicon 459 us, this model 262 us: the held-back section's Python is not in
+    # proportion to its hardware calls; the worst case, the arming tick, is what is fitted.)
+    "masked_window_ns": 241_000,
+    "masked_call_ns": 20_800,
+}
+NO_PYTHON_COST = {"irq_entry_ns": 0, "masked_window_ns": 0, "masked_call_ns": DEFAULT_CALL_COST_NS}
+
+
+def _calibrated_from_env() -> bool:
+    try:
+        import os
+
+        v = os.getenv("PICOSTIM_MODEL_COST")  # "0" / "none": the old model, no Python cost
+    except (ImportError, AttributeError):
+        v = None
+    return v is None or v.lower() not in ("0", "none", "off", "uncalibrated")
+
+
+# Whether a new Clock charges PYTHON_COST (True) or only DEFAULT_CALL_COST_NS per call (False, the
+# model before issue 11 item 6). Set by PICOSTIM_MODEL_COST=0 in the environment, or assign it
+# before building a chip (bench/safety.py does, for kill.latency_model_uncalibrated_us).
+CALIBRATED = _calibrated_from_env()
+
+
+def python_cost(calibrated: "bool | None" = None) -> "dict[str, int]":
+    """The Python cost settings a new Clock uses (calibrated: default CALIBRATED)."""
+    on = CALIBRATED if calibrated is None else calibrated
+    return dict(PYTHON_COST if on else NO_PYTHON_COST)
+
 
 class ModelSignal(BaseException):
     """Raised by the model to unwind firmware code: a reset or the end of a run.
@@ -60,11 +105,14 @@ def ticks_add(t: int, delta: int) -> int:
 class Clock:
     """Virtual time plus a queue of timed events, processed strictly in order."""
 
-    def __init__(self, boot_us: int = 0, call_cost_ns: int = DEFAULT_CALL_COST_NS) -> None:
+    def __init__(self, boot_us: int = 0, call_cost_ns: int = DEFAULT_CALL_COST_NS,
+                 cost: "dict[str, int] | None" = None) -> None:
         if boot_us < 0:
             raise ValueError("boot_us must be >= 0")
         self.boot_us = boot_us
-        self.call_cost_ns = call_cost_ns
+        self.call_cost_ns = call_cost_ns  # what a call costs now (more inside a masked window)
+        self.base_call_cost_ns = call_cost_ns
+        self.cost = python_cost() if cost is None else cost  # PYTHON_COST or NO_PYTHON_COST
         self._now = 0
         self._seq = 0
         self._queue: list[tuple[int, int, object]] = []

@@ -384,8 +384,20 @@ def disable_irq() -> int:
     c = _chip.current()
     state = c.irq_masked
     c.irq_masked = 1
+    if not state:  # the window's Python: each call in it costs clock.cost["masked_call_ns"]
+        c.clock.call_cost_ns = c.clock.cost["masked_call_ns"]
     return state
 
 
 def enable_irq(state: int = 0) -> None:
-    _chip.current().set_irq_mask(state)
+    """Unmask: the window's fixed Python cost passes first (edges meanwhile still wait), then the
+    edges that waited run their handlers."""
+    c = _chip.current()
+    if c.irq_masked and not state:
+        clk = c.clock
+        try:
+            if clk.cost["masked_window_ns"]:
+                clk.advance(clk.cost["masked_window_ns"])
+        finally:
+            clk.call_cost_ns = clk.base_call_cost_ns
+    c.set_irq_mask(state)
