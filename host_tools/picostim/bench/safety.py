@@ -12,7 +12,12 @@ bookkeeping:
     safety.violations       invariant violations picostim.safetycheck.SafetyChecker found: must be 0
     kill.latency_model_us   worst time, in model time, from a key-removal or e-stop edge to every
                             stim pin parked low, over edges placed across the whole tick, including
-                            inside the tick's IRQs-held-back output section (stim4, four channels on)
+                            inside the tick's IRQs-held-back output section (stim4, four channels on),
+                            on the model calibrated against silicon (fakehw.clock.PYTHON_COST: the
+                            Python of the held-back section and of the hard IRQ's entry)
+    kill.latency_model_uncalibrated_us
+                            the same on the model without that Python cost (each hardware call 2 us,
+                            the Python between calls free: the model before issue 11 item 6)
     kill.alloc_bytes        bytes KillPath.fire allocates on the MicroPython VM: 0 when it runs inside
                             micropython.heap_lock() (otherwise what gc counts for one call)
     tick.alloc_bytes        the same for one steady Controller.tick while RUNNING, levels ramping
@@ -110,12 +115,22 @@ def measure_sequences(total: int = SEQUENCES, workers: int = 0) -> "tuple[int, i
     return seqs, steps, bad, texts
 
 
-def measure_kill_latency(trials: int = KILL_TRIALS) -> float:
-    """Worst model time (us) from a key-out or e-stop edge to every stim pin parked (SIO, low)."""
+def measure_kill_latency(trials: int = KILL_TRIALS, calibrated: "bool | None" = None) -> float:
+    """Worst model time (us) from a key-out or e-stop edge to every stim pin parked (SIO, low).
+
+    calibrated: charge the Python cost of fakehw.clock.PYTHON_COST (True), or not (False); None:
+    as fakehw.clock.CALIBRATED says."""
     from picostim import safetycheck as sc
     from picostim.fakehw import chip as fchip
+    from picostim.fakehw import clock as fclock
 
-    rig = sc.Rig(sc.STIM4)
+    saved = fclock.CALIBRATED
+    if calibrated is not None:
+        fclock.CALIBRATED = calibrated
+    try:
+        rig = sc.Rig(sc.STIM4)  # its Clock takes the cost settings now
+    finally:
+        fclock.CALIBRATED = saved
     pins = rig.board.stim_pins()
     rng = random.Random(SEED)
     worst = 0
@@ -302,13 +317,16 @@ def measure(progress: Callable[[str], None], sequences: int = SEQUENCES) -> "dic
     progress("MicroPython VM: heap_lock proofs and tick time")
     vm = measure_vm()
     progress("kill latency: %d key/e-stop edges across the tick" % KILL_TRIALS)
-    kill_us = measure_kill_latency()
+    kill_us = measure_kill_latency(calibrated=True)
+    progress("kill latency on the model without Python cost (uncalibrated)")
+    kill_raw_us = measure_kill_latency(KILL_TRIALS // 3, calibrated=False)
     seqs, steps, bad, _texts = measure_sequences(sequences)
     return {
         "safety.sequences": seqs,
         "safety.steps": steps,
         "safety.violations": bad,
         "kill.latency_model_us": kill_us,
+        "kill.latency_model_uncalibrated_us": kill_raw_us,
         "kill.alloc_bytes": vm["kill_alloc"],
         "tick.alloc_bytes": vm["tick_alloc"],
         "tick.us_micropython": vm["tick_us"],
