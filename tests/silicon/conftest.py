@@ -31,3 +31,16 @@ def chip() -> Iterator[Silicon]:
 @pytest.fixture(scope="module")
 def repl(chip: Silicon) -> RawRepl:
     return boot_to_repl(chip)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """One clear line, not a traceback per test, when the tier cannot run here at all."""
+    from picostim.silicon import images
+    from picostim.silicon.chip import SiliconError, node_command
+
+    try:
+        node_command()
+        images.find(images.BOOTROM)
+        images.find(images.FIRMWARE)
+    except (SiliconError, images.ImageMissing) as e:
+        pytest.exit(str(e), returncode=3)

@@ -15,7 +15,7 @@ def busy_share(chip: Silicon, ns: int) -> float:
     a = chip.stats()
     chip.run_for(ns)
     b = chip.stats()
-    return (b["busy_ns"] - a["busy_ns"]) / (b["now_ns"] - a["now_ns"])
+    return float(b["busy_ns"] - a["busy_ns"]) / float(b["now_ns"] - a["now_ns"])
 
 
 def test_an_idle_repl_sleeps_and_input_still_arrives(repl: RawRepl, chip: Silicon) -> None:

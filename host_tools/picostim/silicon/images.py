@@ -1,14 +1,17 @@
 """The two binaries the silicon tier runs: MicroPython v1.28.0 for the Pico and the RP2040 B1 bootrom.
 
-They are looked for in ../shared/silicon/ beside the repository (or $PICOSTIM_SILICON_DIR),
-then in build/silicon/ (a cache). Failing both, they are downloaded from their upstream
+They are looked for in $PICOSTIM_SILICON_DIR, ../shared/silicon/ beside the repository,
+../shared/silicon/ beside the repository a local clone came from (its origin), then in
+build/silicon/ (a cache). Failing both, they are downloaded from their upstream
 homes. Each file is checked against its pinned sha256 wherever it comes from.
 """
 
 import hashlib
 import os
+import subprocess
 import urllib.request
 from pathlib import Path
+from typing import Optional
 
 REPO = Path(__file__).resolve().parents[3]
 CACHE = REPO / "build" / "silicon"
@@ -44,12 +47,30 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _origin_shared() -> Optional[Path]:
+    """../shared/silicon beside the repository this one was cloned from (a local clone's origin)."""
+    try:
+        url = subprocess.run(["git", "-C", str(REPO), "config", "--get", "remote.origin.url"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=False).stdout.strip()
+    except OSError:
+        return None
+    if not url or "://" in url or url.startswith("git@"):
+        return None
+    origin = Path(url)
+    if not origin.is_absolute():
+        origin = (REPO / origin).resolve()
+    return origin.parent / "shared" / "silicon"
+
+
 def search_dirs() -> list[Path]:
     dirs = []
     env = os.environ.get("PICOSTIM_SILICON_DIR")
     if env:
         dirs.append(Path(env))
     dirs.append(REPO.parent / "shared" / "silicon")
+    origin = _origin_shared()
+    if origin is not None and origin not in dirs:
+        dirs.append(origin)
     dirs.append(CACHE)
     return dirs
 
@@ -83,7 +104,7 @@ def find(name: str, download: bool = True) -> Path:
         "silicon tier: " + name + " (sha256 " + sha + ") not found"
         + ("; wrong hash in " + ", ".join(wrong) if wrong else "")
         + ("; " + why if why else "")
-        + ". Put it in " + " or ".join(str(d) for d in search_dirs()[:2])
+        + ". Put it in " + " or ".join(str(d) for d in search_dirs()[:-1])
         + " (see ../shared/silicon/README.md for where it comes from)."
     )
 
