@@ -9,17 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from picostim.silicon.chip import Silicon
-from picostim.silicon.repl import RawRepl
-
-BOOT_NS = 1_600_000_000  # the firmware reaches its REPL about 1.4 s after power-on
-
-
-def boot_to_repl(chip: Silicon) -> RawRepl:
-    """Run a freshly powered chip to MicroPython's REPL and enter the raw REPL."""
-    chip.run_until(BOOT_NS)
-    repl = RawRepl(chip)
-    repl.enter()
-    return repl
+from picostim.silicon.repl import RawRepl, boot_to_repl
 
 
 @pytest.fixture(scope="module")

@@ -64,3 +64,14 @@ class RawRepl:
     def soft_reset_to_main(self) -> None:
         """Leave the raw REPL with a soft reset, which runs boot.py and main.py."""
         self.chip.write(b"\x02\x04")
+
+
+BOOT_NS = 1_600_000_000  # MicroPython v1.28.0 reaches its REPL about 1.4 s after power-on
+
+
+def boot_to_repl(chip: Silicon) -> RawRepl:
+    """Run a freshly powered chip to MicroPython's REPL and enter the raw REPL."""
+    chip.run_until(chip.now_ns + BOOT_NS)
+    repl = RawRepl(chip)
+    repl.enter()
+    return repl

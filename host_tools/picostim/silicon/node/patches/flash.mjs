@@ -30,11 +30,16 @@ export function romFunction(bootrom, code) {
 function returnFrom(chip, busyNs) {
   const core = chip.mcu.core;
   core.PC = core.LR & ~1;
-  chip.flashBusyNs = (chip.flashBusyNs || 0) + busyNs;
-  if (busyNs > 0) {
-    chip.clock.tick(busyNs);
-    chip.stats.busyNs += busyNs;
+  // The stall runs in 100 us steps, so a watchdog that expires during it resets the chip
+  // at its own time, not at the end of the erase (the reset stops the flash op half done).
+  let left = busyNs;
+  while (left > 0 && !chip.pendingReset) {
+    const step = Math.min(left, 100000);
+    chip.clock.tick(step);
+    chip.stats.busyNs += step;
+    left -= step;
   }
+  chip.flashBusyNs = (chip.flashBusyNs || 0) + busyNs - left;
   chip.flashOps = (chip.flashOps || 0) + 1;
   return true;
 }
