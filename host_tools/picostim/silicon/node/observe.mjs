@@ -5,6 +5,7 @@
 // - busy stretches: from a wake-up (WFE/WFI left) to the next sleep, as [start_ns, ns];
 // - a profile of the PCs that run (16-byte lines), to find code that runs only in one
 //   activity (e.g. only while gc.collect() runs);
+// - watchdog feeds (writes of its LOAD register), as ns;
 // - PCs marked as "gc" (found by such a profile): a masked window in which any of them
 //   ran is counted as a collection inside a masked window.
 // Each observer costs a few operations per instruction, so each is off until asked for.
@@ -30,6 +31,7 @@ export class Observer {
     this.stretchStart = -1;
     this.stretches = [];
     this.profile = null;
+    this.feeds = []; // ns of each write of the watchdog's LOAD register (a feed)
   }
 
   enable(opts) {
@@ -40,6 +42,17 @@ export class Observer {
     if (opts.profile) this.profile = new Map();
     const list = this.chip.onInstruction;
     if (!list.includes(this.fn)) list.push(this.fn);
+    // Watchdog feeds: pico-sdk's watchdog_update() writes LOAD (offset 0x04, datasheet 4.7.6).
+    const wdt = this.chip.mcu.peripherals[0x40058];
+    if (!wdt._observed) {
+      const write = wdt.writeUint32.bind(wdt);
+      wdt.writeUint32 = (offset, value) => {
+        if ((offset & 0xfff) === 0x04 && wdt._observer) wdt._observer.feeds.push(this.chip.nowNs);
+        write(offset, value);
+      };
+      wdt._observed = true;
+    }
+    wdt._observer = this;
   }
 
   disable() {
@@ -103,10 +116,12 @@ export class Observer {
       gc_in_masked: this.gcInMasked,
       gc_runs: this.gcRuns,
       stretches: this.stretches,
+      feeds: this.feeds,
     };
     if (this.profile) r.profile = [...this.profile.entries()];
     if (take) {
       this.stretches = [];
+      this.feeds = [];
       if (this.profile) this.profile = new Map();
     }
     return r;
