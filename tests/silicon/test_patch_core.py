@@ -57,6 +57,6 @@ def test_flash_writes_persist_and_each_erase_stalls_with_irqs_masked() -> None:
         chip.run_for(1_700 * MS)
         repl = RawRepl(chip)
         repl.enter()
-        out = repl.exec("import machine, os\nprint(machine.reset_cause(), hex(machine.mem32[%d]), 't.bin' in os.listdir('/'))"
-                        % SCRATCH0)
+        out = repl.exec("import machine, os\n"
+                        "print(machine.reset_cause(), hex(machine.mem32[%d]), 't.bin' in os.listdir('/'))" % SCRATCH0)
         assert out.split() == ["1", "0x0", "True"]
