@@ -466,6 +466,13 @@ _LIFT_LOCK = _mp is not None and sys.implementation.name == "micropython"
 
 def enter() -> int:
     chip = current()
+    token = lift()
+    chip.clock.charge_call()
+    return token
+
+
+def lift() -> int:
+    """Lift a firmware heap_lock for the model's own bookkeeping, charging nothing; leave() re-locks."""
     token = 0
     if _LIFT_LOCK:
         # heap_unlock returns the remaining lock depth; re-lock it in leave().
@@ -477,7 +484,6 @@ def enter() -> int:
         while depth > 0:
             depth = _heap_unlock()
             token += 1
-    chip.clock.charge_call()
     return token
 
 

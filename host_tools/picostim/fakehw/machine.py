@@ -395,9 +395,11 @@ def enable_irq(state: int = 0) -> None:
     c = _chip.current()
     if c.irq_masked and not state:
         clk = c.clock
+        t = _chip.lift()  # the model's event bookkeeping may allocate; the firmware's code did not
         try:
             if clk.cost["masked_window_ns"]:
                 clk.advance(clk.cost["masked_window_ns"])
         finally:
             clk.call_cost_ns = clk.base_call_cost_ns
+            leave(t)
     c.set_irq_mask(state)
