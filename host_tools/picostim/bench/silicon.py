@@ -15,10 +15,13 @@ observe.mjs) or from the firmware's own console (`diag`), never computed from th
                                        of a steady session: the loop iteration with its tick
     silicon.cpu_busy_pct_mean / _max   the share of each 10 ms window the core executes, steady
     silicon.masked_us_max              the longest window with PRIMASK set (IRQs held back)
-    silicon.kill_latency_us_max / _p50 stopping edge (key out or e-stop, alternating, at random
-                                       times from the start press on, so some land in the tick
-                                       that arms the trains of all four channels) to output-enable
-                                       inactive and every stim and DAC pin low; KILL_EDGES edges
+    silicon.kill_latency_us_max / _p50 stopping edge (key out or e-stop, alternating) to output-enable
+                                       inactive and every stim and DAC pin low, KILL_EDGES edges:
+                                       half at random times in the first 250 ms of a session, half
+                                       aimed (from the observed tick phase) into the masked window
+                                       of the tick that arms the four channels' trains; p50 over
+                                       the edges that found the outputs on;
+                                       silicon.kill_edges_in_arming_window counts the hits
     silicon.wdt_margin_ms_min          least time left on the watchdog at any feed: 100 ms minus the
                                        longest gap between two writes of its LOAD register
     silicon.gc_collect_ms_max          how long one gc.collect() of the session's heap keeps the core
@@ -215,8 +218,10 @@ def _steady(progress: Callable[[str], None], gc_pcs: list[int]) -> dict[str, Any
 def _kill(progress: Callable[[str], None], edges: int) -> dict[str, Any]:
     rng = random.Random(2026)
     lat: list[int] = []
+    on_lat: list[int] = []  # edges that found the outputs on
+    in_arming = 0  # edges inside the masked window of the tick that arms the trains
     missed = 0
-    resets = 0
+    masked_max = 0
     # Flash at zero time here: selecting a program flushes settings, which at the flash's real
     # erase times trips the watchdog (silicon.unexpected_resets, measured in _steady).
     with SiliconSession(STIM4, out=progress, flash_timing="zero") as s:
@@ -227,29 +232,52 @@ def _kill(progress: Callable[[str], None], edges: int) -> dict[str, Any]:
         s.run_until(s.now_ns + 100 * MS)
         s.button("program", False)
         s.run_until(s.now_ns + 100 * MS)
+        s.chip.observe(over_ns=200_000)
+        phase: int | None = None  # a masked window's start: the ticks' phase
+        arming_len = 0
         for i in range(edges):
             s.button("start_pause", True)
-            s.run_until(s.now_ns + 60 * MS)
-            s.button("start_pause", False)
-            s.button("plus", True)
-            # The start takes effect within a tick of the press; edges from there on cover
-            # the arming tick, the ramp ticks and steady ones.
-            s.run_until(s.now_ns + rng.randrange(0, 250 * MS))
+            if i % 4 in (1, 2) and phase is not None and arming_len > 0:
+                # Into the held-back section of one of the ticks just after the 30 ms debounce
+                # (the start takes effect at one of them): tick-aligned, plus a random point
+                # inside the window.
+                k = -(-(s.now_ns + 25 * MS - phase) // TICK_NS) + rng.randrange(0, 2)
+                s.run_until(phase + k * TICK_NS + rng.randrange(0, arming_len))
+            else:
+                s.run_until(s.now_ns + 60 * MS)
+                s.button("start_pause", False)
+                s.button("plus", True)
+                s.run_until(s.now_ns + rng.randrange(0, 250 * MS))
             s.chip.pins.clear()
             levels = list(s.chip.levels)
+            trace0 = pinfig.PinTrace([], levels)
+            was_on = (trace0.level(s.board.outputs.output_enable.pin, s.now_ns) or 0) == \
+                s.board.outputs.output_enable.active_level
             edge = s.now_ns
-            by_key = i % 2 == 0
-            if by_key:
+            if i % 2 == 0:
                 s.key(False)
             else:
                 s.estop(True)
             s.button("plus", False)
+            s.button("start_pause", False)
             s.run_until(edge + 40 * MS)
             t = pinfig.kill_latency_ns(pinfig.PinTrace(s.chip.pins, levels), s.board, edge, 40 * MS)
             if t is None:
                 missed += 1
             else:
                 lat.append(t)
+                if was_on:
+                    on_lat.append(t)
+            wins = s.chip.observations(take=True)["windows"]
+            for st, ns in wins:
+                masked_max = max(masked_max, ns)
+                if st <= edge < st + ns and ns > 800_000:
+                    in_arming += 1
+            if wins:
+                longest = max(wins, key=lambda w: w[1])
+                phase = wins[-1][0]  # every tick's window starts at the same point of its tick
+                if longest[1] > 800_000:
+                    arming_len = longest[1]
             # Back to READY: e-stop released, a key cycle clears the latched fault.
             s.estop(False)
             s.key(False)
@@ -258,13 +286,16 @@ def _kill(progress: Callable[[str], None], edges: int) -> dict[str, Any]:
             s.run_until(s.now_ns + 120 * MS)
             s.chip.pins.clear()
             if (i + 1) % 25 == 0:
-                progress("silicon kill: %d/%d edges, worst so far %.1f us" % (i + 1, edges, max(lat) / 1000))
+                progress("silicon kill: %d/%d edges (%d in the arming tick's masked window), worst %.1f us"
+                         % (i + 1, edges, in_arming, max(lat) / 1000))
         resets = len(s.chip.stats()["resets"]) - 1
     return {
         "silicon.kill_latency_us_max": round(max(lat) / 1000, 1) if lat else -1,
-        "silicon.kill_latency_us_p50": round(statistics.median(lat) / 1000, 1) if lat else -1,
+        "silicon.kill_latency_us_p50": round(statistics.median(on_lat) / 1000, 1) if on_lat else -1,
         "silicon.kill_edges": len(lat),
+        "silicon.kill_edges_in_arming_window": in_arming,
         "silicon.kill_missed": missed,
+        "silicon.kill_masked_us_max": round(masked_max / 1000, 1),
         "silicon.kill_unexpected_resets": resets,
     }
 
@@ -322,6 +353,7 @@ def measure_all(progress: Callable[[str], None], edges: int = KILL_EDGES) -> dic
     progress("silicon kill: %d stopping edges" % edges)
     kill = _kill(progress, edges)
     figs["silicon.unexpected_resets"] += kill.pop("silicon.kill_unexpected_resets")
+    figs["silicon.masked_us_max"] = max(figs["silicon.masked_us_max"], kill.pop("silicon.kill_masked_us_max"))
     figs.update(kill)
     return figs
 

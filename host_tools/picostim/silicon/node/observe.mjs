@@ -31,6 +31,7 @@ export class Observer {
     this.stretchStart = -1;
     this.stretches = [];
     this.profile = null;
+    this.windows = []; // [start_ns, ns] of each masked window longer than overNs
     this.feeds = []; // ns of each write of the watchdog's LOAD register (a feed)
   }
 
@@ -101,7 +102,10 @@ export class Observer {
         this.maskedMaxNs = ns;
         this.maskedMaxAt = this.maskedSince;
       }
-      if (ns > this.overNs) this.maskedOver++;
+      if (ns > this.overNs) {
+        this.maskedOver++;
+        if (this.windows.length < 10000) this.windows.push([this.maskedSince, ns]);
+      }
       if (this.gcThisWindow) this.gcInMasked++;
       this.maskedSince = -1;
     }
@@ -117,11 +121,13 @@ export class Observer {
       gc_runs: this.gcRuns,
       stretches: this.stretches,
       feeds: this.feeds,
+      windows: this.windows,
     };
     if (this.profile) r.profile = [...this.profile.entries()];
     if (take) {
       this.stretches = [];
       this.feeds = [];
+      this.windows = [];
       if (this.profile) this.profile = new Map();
     }
     return r;
