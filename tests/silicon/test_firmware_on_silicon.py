@@ -51,6 +51,10 @@ def test_boots_main_py_to_ready_with_the_key_in(sess: SiliconSession) -> None:
     assert at < 3_000 * MS  # imports and boot checks: about 1 s
     assert statuses(sess)[-1] == "READY"
     assert sess.chip.stats()["resets"] == [[0, "power-on"]]
+    # The board file's SSD1306 answers on I2C0: the boot sends it a whole frame, no alert.
+    _messages, nbytes = sess.chip.oled_traffic()
+    assert nbytes >= 128 * 64 // 8
+    assert not any("display" in str(st["reason"]) for _ns, st in measure.status_lines(sess.lines))
     trace = measure.PinTrace(sess.chip.pins, sess.chip.levels)
     oe = sess.board.outputs.output_enable
     assert (trace.level(oe.pin, sess.now_ns) or 0) != oe.active_level  # READY drives nothing

@@ -198,3 +198,14 @@ class Silicon:
     def observations(self, take: bool = True) -> dict[str, Any]:
         """What the observer saw since observe(); take=True empties the stretch list and profile."""
         return self.request("observations", take=take)
+
+    def attach_ssd1306(self, bus: int = 0, sda: Optional[int] = None, scl: Optional[int] = None,
+                       address: int = 0x3C) -> None:
+        """Wire an SSD1306 OLED (it ACKs every write; node/i2c_ssd1306.mjs) to I2C controller `bus`."""
+        pins = {k: v for k, v in (("sda", sda), ("scl", scl)) if v is not None}
+        self.request("ssd1306", bus=bus, address=address, **pins)
+
+    def oled_traffic(self) -> tuple[int, int]:
+        """(write messages, bytes) the SSD1306 has taken since it was wired."""
+        r = self.request("oled")
+        return int(r["messages"]), int(r["bytes"])

@@ -42,6 +42,7 @@ class SiliconSession:
         self._partial = b""
         self._events: list[tuple[int, int, Callable[[], None]]] = []
         self._seq = itertools.count()
+        self.wire_devices()
         # Before power-on: key out, e-stop released, buttons up. The chip has not run yet.
         self.key(False)
         self.estop(False)
@@ -60,6 +61,17 @@ class SiliconSession:
         return self.chip.now_ns
 
     # -- the world (as picostim.sim.world.World) ---------------------------------------------
+    def wire_devices(self) -> None:
+        """Put the I2C devices the board file declares on the chip's buses, on the board's pins."""
+        amp = self.board.amplitude
+        if amp.driver == "mcp4728" and amp.bus is not None and amp.address is not None:
+            bus = self.board.i2c[amp.bus]
+            self.chip.attach_mcp4728(bus.id, bus.sda, bus.scl, amp.address)
+        disp = self.board.display
+        if disp is not None and disp.driver == "ssd1306":
+            bus = self.board.i2c[disp.bus]
+            self.chip.attach_ssd1306(bus.id, bus.sda, bus.scl, disp.address)
+
     def _set(self, spec: "Input", active: bool) -> None:
         self.chip.set_input(spec.pin, spec.active_level if active else None)
 

@@ -14,6 +14,7 @@ import readline from 'readline';
 import { Chip, loadUF2 } from './chip.mjs';
 import { Observer } from './observe.mjs';
 import { Mcp4728 } from './i2c_mcp4728.mjs';
+import { Ssd1306 } from './i2c_ssd1306.mjs';
 import { addTarget } from './patches/i2c.mjs';
 
 function parseArgs(argv) {
@@ -80,6 +81,13 @@ function main() {
     const [bus, sda, scl] = args.mcp4728.split(':').map(Number);
     attachMcp4728({ bus, sda, scl });
   }
+  let oled = null;
+  const attachSsd1306 = ({ bus, sda, scl, address = 0x3c }) => {
+    if (oled) chip.i2cTargets = chip.i2cTargets.filter((w) => w.target !== oled);
+    oled = new Ssd1306({ address });
+    addTarget(chip, { bus, sda, scl, target: oled });
+    return {};
+  };
   // Pins that the replies have not yet carried, as the current levels.
   const levels = () => chip.mcu.gpio.map((_, i) => chip.padLevel(i));
 
@@ -158,6 +166,8 @@ function main() {
     },
     // Wire an MCP4728 to I2C controller `bus` (through GPIOs sda/scl if given), replacing any earlier one.
     mcp4728: (req) => attachMcp4728(req),
+    ssd1306: (req) => attachSsd1306(req),
+    oled: () => ({ messages: oled ? oled.messages : 0, bytes: oled ? oled.bytes : 0 }),
     // The MCP4728's output updates since the last "dac" request, and its output codes now.
     dac: () => {
       if (!mcp4728) throw new Error('no MCP4728 attached (mcp4728 op or --mcp4728)');
