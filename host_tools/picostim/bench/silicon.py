@@ -21,7 +21,10 @@ observe.mjs) or from the firmware's own console (`diag`), never computed from th
                                        aimed (from the observed tick phase) into the masked window
                                        of the tick that arms the four channels' trains; p50 over
                                        the edges that found the outputs on;
-                                       silicon.kill_edges_in_arming_window counts the hits
+                                       silicon.kill_edges_in_arming_window counts the hits;
+                                       the same with _mcp4728 on stim4 with an MCP4728 (MCP_EDGES
+                                       edges), plus silicon.kill_dac_zero_us_max_mcp4728: edge to
+                                       every DAC output code 0 (or powered down)
     silicon.wdt_margin_ms_min          least time left on the watchdog at any feed: 100 ms minus the
                                        longest gap between two writes of its LOAD register
     silicon.gc_collect_ms_max          how long one gc.collect() of the session's heap keeps the core
@@ -35,8 +38,8 @@ observe.mjs) or from the firmware's own console (`diag`), never computed from th
                                        at zero time so that their program presses cannot reset it
     silicon.wdt_margin_ms_min          (over the steady session and that flush; an expiry gives <= 0)
 
-The MCP4728 variant of the kill figure and the stalled-host/flash-worst-case watchdog
-sessions are not in this area yet (see the issue notes).
+The stalled-host, 1 KB console line, log rotation and worst-case-erase watchdog sessions
+are not in this area yet (see the issue notes).
 """
 
 import itertools
@@ -57,6 +60,8 @@ MS = 1_000_000
 TICK_NS = 10 * MS
 WDT_MS = 100
 KILL_EDGES = 200
+MCP_EDGES = 60
+DEBUG = False
 SESSION_S = 6.0
 PROGRAMS = 6
 
@@ -215,8 +220,27 @@ def _steady(progress: Callable[[str], None], gc_pcs: list[int]) -> dict[str, Any
     return figs
 
 
-def _kill(progress: Callable[[str], None], edges: int) -> dict[str, Any]:
+def _dac_zero_ns(updates: list[tuple[int, int, int, int]], codes_at_edge: list[int], edge: int) -> int:
+    """From the edge until every MCP4728 output is 0 (or powered down) for good."""
+    codes = list(codes_at_edge)
+    pd = [0] * len(codes)
+    since = edge
+    for ns, ch, code, down in sorted(updates):
+        codes[ch] = code
+        pd[ch] = down
+        if any(c and not d for c, d in zip(codes, pd, strict=True)):
+            since = -1
+        elif since < 0:
+            since = ns
+    if since < 0:
+        return -1
+    return max(0, since - edge)
+
+
+def _kill(progress: Callable[[str], None], edges: int, board_file: str = STIM4, tag: str = "") -> dict[str, Any]:
     rng = random.Random(2026)
+    mcp = "mcp4728" in tag
+    dac_lat: list[int] = []
     lat: list[int] = []
     on_lat: list[int] = []  # edges that found the outputs on
     in_arming = 0  # edges inside the masked window of the tick that arms the trains
@@ -224,7 +248,7 @@ def _kill(progress: Callable[[str], None], edges: int) -> dict[str, Any]:
     masked_max = 0
     # Flash at zero time here: selecting a program flushes settings, which at the flash's real
     # erase times trips the watchdog (silicon.unexpected_resets, measured in _steady).
-    with SiliconSession(STIM4, out=progress, flash_timing="zero") as s:
+    with SiliconSession(board_file, out=progress, flash_timing="zero") as s:
         s.key(True)
         if s.run_until_text(b'"status": "READY"', 5_000 * MS) is None:
             raise RuntimeError("the firmware did not reach READY")
@@ -253,6 +277,8 @@ def _kill(progress: Callable[[str], None], edges: int) -> dict[str, Any]:
             trace0 = pinfig.PinTrace([], levels)
             was_on = (trace0.level(s.board.outputs.output_enable.pin, s.now_ns) or 0) == \
                 s.board.outputs.output_enable.active_level
+            if mcp:
+                codes_at_edge = s.chip.dac()[1]
             edge = s.now_ns
             if i % 2 == 0:
                 s.key(False)
@@ -262,12 +288,21 @@ def _kill(progress: Callable[[str], None], edges: int) -> dict[str, Any]:
             s.button("start_pause", False)
             s.run_until(edge + 40 * MS)
             t = pinfig.kill_latency_ns(pinfig.PinTrace(s.chip.pins, levels), s.board, edge, 40 * MS)
+            if DEBUG:
+                progress("edge %d at %d: on %s, latency %s, oe changes %s" % (
+                    i, edge, was_on, t, [p for p in s.chip.pins if p[1] == 15][:3]))
             if t is None:
                 missed += 1
             else:
                 lat.append(t)
                 if was_on:
                     on_lat.append(t)
+            if mcp:
+                z = _dac_zero_ns(s.chip.dac()[0], codes_at_edge, edge)
+                if z < 0:
+                    missed += 1
+                else:
+                    dac_lat.append(z)
             wins = s.chip.observations(take=True)["windows"]
             for st, ns in wins:
                 masked_max = max(masked_max, ns)
@@ -289,15 +324,18 @@ def _kill(progress: Callable[[str], None], edges: int) -> dict[str, Any]:
                 progress("silicon kill: %d/%d edges (%d in the arming tick's masked window), worst %.1f us"
                          % (i + 1, edges, in_arming, max(lat) / 1000))
         resets = len(s.chip.stats()["resets"]) - 1
-    return {
-        "silicon.kill_latency_us_max": round(max(lat) / 1000, 1) if lat else -1,
-        "silicon.kill_latency_us_p50": round(statistics.median(on_lat) / 1000, 1) if on_lat else -1,
-        "silicon.kill_edges": len(lat),
-        "silicon.kill_edges_in_arming_window": in_arming,
-        "silicon.kill_missed": missed,
-        "silicon.kill_masked_us_max": round(masked_max / 1000, 1),
-        "silicon.kill_unexpected_resets": resets,
+    figs = {
+        "silicon.kill_latency_us_max" + tag: round(max(lat) / 1000, 1) if lat else -1,
+        "silicon.kill_latency_us_p50" + tag: round(statistics.median(on_lat) / 1000, 1) if on_lat else -1,
+        "silicon.kill_edges" + tag: len(lat),
+        "silicon.kill_edges_in_arming_window" + tag: in_arming,
+        "silicon.kill_missed" + tag: missed,
+        "silicon.kill_masked_us_max" + tag: round(masked_max / 1000, 1),
+        "silicon.kill_unexpected_resets" + tag: resets,
     }
+    if mcp:
+        figs["silicon.kill_dac_zero_us_max" + tag] = round(max(dac_lat) / 1000, 1) if dac_lat else -1
+    return figs
 
 
 def _programs(progress: Callable[[str], None]) -> dict[str, Any]:
@@ -354,6 +392,14 @@ def measure_all(progress: Callable[[str], None], edges: int = KILL_EDGES) -> dic
     kill = _kill(progress, edges)
     figs["silicon.unexpected_resets"] += kill.pop("silicon.kill_unexpected_resets")
     figs["silicon.masked_us_max"] = max(figs["silicon.masked_us_max"], kill.pop("silicon.kill_masked_us_max"))
+    figs.update(kill)
+    from picostim import safetycheck
+
+    progress("silicon kill, stim4 with an MCP4728: %d stopping edges" % MCP_EDGES)
+    tag = "_mcp4728"
+    kill = _kill(progress, MCP_EDGES, str(safetycheck.board_files()["stim4_mcp4728"]), tag)
+    figs["silicon.unexpected_resets"] += kill.pop("silicon.kill_unexpected_resets" + tag)
+    figs["silicon.masked_us_max" + tag] = kill.pop("silicon.kill_masked_us_max" + tag)
     figs.update(kill)
     return figs
 

@@ -38,15 +38,15 @@ class PinTrace:
         None if it is not at `want` at t1."""
         def ok(v: Optional[int]) -> bool:
             return (v or 0) == want
-        if not ok(self.level(gpio, t1)):
-            return None
         ts = self.times.get(gpio, [])
-        lo = bisect.bisect_left(ts, t0)
+        lo = bisect.bisect_right(ts, t0)
         hi = bisect.bisect_right(ts, t1)
-        since = t0
+        since: Optional[int] = t0 if ok(self.level(gpio, t0)) else None
         for i in range(lo, hi):
             if not ok(self.values[gpio][i]):
-                since = ts[i + 1] if i + 1 < len(ts) else t1
+                since = None
+            elif since is None:
+                since = ts[i]
         return since
 
 

@@ -1,0 +1,30 @@
+"""The pad-trace figures of the silicon tier (picostim.silicon.measure), on hand-made traces."""
+
+from pathlib import Path
+
+from picostim.silicon.measure import PinTrace, kill_latency_ns
+from picostim.sim.session import load_board
+
+STIM4 = load_board(str(Path(__file__).resolve().parents[1] / "boards" / "stim4.json"))
+OE = STIM4.outputs.output_enable.pin
+
+
+def test_settled_is_the_last_arrival_at_the_level_that_then_holds() -> None:
+    t = PinTrace([(100, 15, 0), (200, 15, 1), (300, 15, 0)], [1] * 30)
+    assert t.settled(15, 0, 50, 1000) == 300  # the dip at 100 does not count: it went back up
+    assert t.settled(15, 0, 350, 1000) == 350  # already there at t0
+    assert t.settled(15, 1, 150, 250) == 200
+    assert t.settled(15, 1, 150, 1000) is None  # not at the level at the end
+
+
+def test_kill_latency_waits_for_output_enable_and_every_stim_pin() -> None:
+    levels: list[int | None] = [0] * 30
+    levels[OE] = 1
+    levels[2] = 1
+    pins = [(1_000, 2, 0), (1_500, 2, 1), (2_000, 2, 0), (3_000, OE, 0)]
+    # Edge at 500: the stim pin is low for good at 2,000, output-enable off at 3,000.
+    assert kill_latency_ns(PinTrace(pins, levels), STIM4, 500, 10_000) == 2_500
+    # A pin left floating counts as low (the gate drivers' pull-downs).
+    assert kill_latency_ns(PinTrace([*pins, (4_000, 3, None)], levels), STIM4, 500, 10_000) == 2_500
+    # Output-enable back on before the window ends: not killed.
+    assert kill_latency_ns(PinTrace([*pins, (5_000, OE, 1)], levels), STIM4, 500, 10_000) is None
