@@ -36,7 +36,10 @@ observe.mjs) or from the firmware's own console (`diag`), never computed from th
                                        session ends with a settings flush (program selected) at the
                                        flash's typical erase time, the other sessions run the flash
                                        at zero time so that their program presses cannot reset it
-    silicon.wdt_margin_ms_min          (over the steady session and that flush; an expiry gives <= 0)
+    silicon.wdt_margin_ms_min          (over the steady session, a stress phase and that flush; an
+                                       expiry gives 0); _stress: only the stress phase: eight 1 KB
+                                       console lines, then the USB host stops reading for 1.5 s
+                                       while 30 status requests are answered
 
 The stalled-host, 1 KB console line, log rotation and worst-case-erase watchdog sessions
 are not in this area yet (see the issue notes).
@@ -167,6 +170,21 @@ def _steady(progress: Callable[[str], None], gc_pcs: list[int]) -> dict[str, Any
             s.chip.observations(take=True)
             live.append(_diag(s, True)["mem_alloc"])
             gc_ns = max([gc_ns] + [ns for _st, ns in s.chip.observations(take=True)["stretches"]])
+        # Stress, with the session still running: 1 KB console lines (refused as too long, one
+        # error each), then a host that stops reading for 1.5 s while status replies pile up.
+        s.chip.observations(take=True)
+        t_stress = s.now_ns
+        for _ in range(8):
+            s.send_line('{"cmd": "status", "pad": "' + "x" * 1000 + '"}')
+            s.run_until(s.now_ns + 40 * MS)
+        s.chip.host_reading(False)
+        for _ in range(30):
+            s.send_line('{"cmd": "status"}')
+            s.run_until(s.now_ns + 50 * MS)
+        s.chip.host_reading(True)
+        s.run_until(s.now_ns + 300 * MS)
+        stress_feeds = s.chip.observations(take=True)["feeds"]
+        t_flush_start = s.now_ns
         # A settings flush: selecting the next program writes settings.json (littlefs: sector
         # erases at the flash's typical time). The feeds around it give the watchdog margin.
         s.chip.observations(take=True)
@@ -185,12 +203,24 @@ def _steady(progress: Callable[[str], None], gc_pcs: list[int]) -> dict[str, Any
         if len(resets) > resets_before:
             progress("silicon: the settings flush reset the chip (%s at %.3f s)" % (resets[-1][1], resets[-1][0] / 1e9))
         feeds = sorted(feeds_steady + flush_feeds)
-        gaps_feed = [b - a for part in (feeds_steady, flush_feeds) for a, b in itertools.pairwise(part)]
+        gaps_feed = [b - a for part in (feeds_steady, stress_feeds, flush_feeds) for a, b in itertools.pairwise(part)]
+        figs["silicon.wdt_margin_ms_min_stress"] = round(
+            max(0.0, WDT_MS - max((b - a for a, b in itertools.pairwise(stress_feeds)), default=0) / MS), 2)
         if len(resets) > resets_before:
             # Expired: the gap ran from the last feed before the flush to the reset.
             last = max((f for f in feeds if f <= resets[resets_before][0]), default=t_flush)
             gaps_feed.append(resets[resets_before][0] - last)
         figs["silicon.wdt_margin_ms_min"] = round(max(0.0, WDT_MS - max(gaps_feed, default=0) / MS), 2)
+        expired = [(ns, c) for ns, c in resets[1:] if c == "watchdog"]
+        if expired:  # a feed came too late: no time was left (the observer went with the old chip)
+            figs["silicon.wdt_margin_ms_min"] = 0.0
+            if any(t_stress <= ns < t_flush_start for ns, _c in expired):
+                figs["silicon.wdt_margin_ms_min_stress"] = 0.0
+            figs["silicon.wdt_expiries_stress"] = sum(1 for ns, _c in expired if t_stress <= ns < t_flush_start)
+            figs["silicon.wdt_expiries_flush"] = sum(1 for ns, _c in expired if ns >= t_flush_start)
+            progress("silicon: watchdog expiries at " + ", ".join("%.3f s" % (ns / 1e9) for ns, _c in expired)
+                     + " (stress phase %.3f..%.3f s, flush at %.3f s)" % (t_stress / 1e9, t_flush_start / 1e9,
+                                                                         t_flush / 1e9))
         figs["silicon.wdt_feeds"] = len(feeds)
         figs["silicon.flush_at_ms"] = round(t_flush / MS, 1)
         stretches = [(st, ns) for st, ns in obs["stretches"] if t0 <= st < t1]
