@@ -212,12 +212,12 @@ def _steady(progress: Callable[[str], None], gc_pcs: list[int]) -> dict[str, Any
             gaps_feed.append(resets[resets_before][0] - last)
         figs["silicon.wdt_margin_ms_min"] = round(max(0.0, WDT_MS - max(gaps_feed, default=0) / MS), 2)
         expired = [(ns, c) for ns, c in resets[1:] if c == "watchdog"]
+        figs["silicon.wdt_expiries_stress"] = sum(1 for ns, _c in expired if t_stress <= ns < t_flush_start)
+        figs["silicon.wdt_expiries_flush"] = sum(1 for ns, _c in expired if ns >= t_flush_start)
         if expired:  # a feed came too late: no time was left (the observer went with the old chip)
             figs["silicon.wdt_margin_ms_min"] = 0.0
             if any(t_stress <= ns < t_flush_start for ns, _c in expired):
                 figs["silicon.wdt_margin_ms_min_stress"] = 0.0
-            figs["silicon.wdt_expiries_stress"] = sum(1 for ns, _c in expired if t_stress <= ns < t_flush_start)
-            figs["silicon.wdt_expiries_flush"] = sum(1 for ns, _c in expired if ns >= t_flush_start)
             progress("silicon: watchdog expiries at " + ", ".join("%.3f s" % (ns / 1e9) for ns, _c in expired)
                      + " (stress phase %.3f..%.3f s, flush at %.3f s)" % (t_stress / 1e9, t_flush_start / 1e9,
                                                                          t_flush / 1e9))
