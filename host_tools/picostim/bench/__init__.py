@@ -61,8 +61,26 @@ def run(areas: Optional[list[str]] = None, out: Path = REPORT,
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     print_table(report)
+    print_twins(report)
     print("wrote " + str(out))
     return report
+
+
+# Model figures and their twins measured on emulated silicon: printed side by side.
+TWINS: list[tuple[str, str, str]] = [
+    ("kill latency, worst (us)", "kill.latency_model_us", "silicon.kill_latency_us_max"),
+    ("kill: model w/o Python cost; silicon median (us)", "kill.latency_model_uncalibrated_us",
+     "silicon.kill_latency_us_p50"),
+]
+
+
+def print_twins(report: dict[str, Number]) -> None:
+    rows = [(what, report.get(m), report.get(si)) for what, m, si in TWINS if m in report or si in report]
+    if not rows:
+        return
+    print("%-46s  %12s  %16s" % ("model beside emulated silicon", "model", "silicon"))
+    for what, m, si in rows:
+        print("%-46s  %12s  %16s" % (what, "-" if m is None else "%.6g" % m, "-" if si is None else "%.6g" % si))
 
 
 def print_table(report: dict[str, Number]) -> None:
