@@ -27,7 +27,9 @@ CHUNK_NS = 50_000_000
 
 
 def run(board_file: str, script: Optional[str], until_s: Optional[float], vcd_path: Optional[str] = None,
-        out: IO[str] = sys.stdout, err: IO[str] = sys.stderr, flash_timing: str = "typical") -> int:
+        out: Optional[IO[str]] = None, err: Optional[IO[str]] = None, flash_timing: str = "typical") -> int:
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
     try:
         board = load_board(board_file)
     except (OSError, ValueError) as e:
