@@ -5,7 +5,8 @@ observe.mjs) or from the firmware's own console (`diag`), never computed from th
 
     silicon.boot_ms                    power-on to the READY status line, key in
     silicon.heap_live_bytes_max        gc.mem_alloc() after a collection (console diag), highest
-                                       over a session with console traffic (SESSION_S, not 20 min)
+                                       over a session with console traffic (SESSION_S: 6 s unless
+                                       $PICOSTIM_SILICON_SESSION_S says otherwise; not 20 min)
     silicon.alloc_bytes_per_tick_steady / _ramp
                                        heap growth between two diag reads with no collection
                                        between them, per control tick, steady and while + is held
@@ -46,6 +47,7 @@ are not in this area yet (see the issue notes).
 """
 
 import itertools
+import os
 import random
 import statistics
 from collections.abc import Callable
@@ -65,7 +67,20 @@ WDT_MS = 100
 KILL_EDGES = 200
 MCP_EDGES = 60
 DEBUG = False
-SESSION_S = 6.0
+# The steady session's length; the issue asks for 20 minutes (about 35 minutes of wall time here):
+# PICOSTIM_SILICON_SESSION_S=1200 make bench
+def _session_s() -> float:
+    text = os.environ.get("PICOSTIM_SILICON_SESSION_S", "6")
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not 0 < v < 1e5:
+        raise ValueError("PICOSTIM_SILICON_SESSION_S must be a number of seconds > 0, got %r" % text)
+    return v
+
+
+SESSION_S = _session_s()
 PROGRAMS = 6
 
 
