@@ -66,7 +66,6 @@ TICK_NS = 10 * MS
 WDT_MS = 100
 KILL_EDGES = 200
 MCP_EDGES = 60
-DEBUG = False
 # The steady session's length; the issue asks for 20 minutes (about 35 minutes of wall time here):
 # PICOSTIM_SILICON_SESSION_S=1200 make bench
 def _session_s() -> float:
@@ -333,9 +332,6 @@ def _kill(progress: Callable[[str], None], edges: int, board_file: str = STIM4, 
             s.button("start_pause", False)
             s.run_until(edge + 40 * MS)
             t = pinfig.kill_latency_ns(pinfig.PinTrace(s.chip.pins, levels), s.board, edge, 40 * MS)
-            if DEBUG:
-                progress("edge %d at %d: on %s, latency %s, oe changes %s" % (
-                    i, edge, was_on, t, [p for p in s.chip.pins if p[1] == 15][:3]))
             if t is None:
                 missed += 1
             else:
