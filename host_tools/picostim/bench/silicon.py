@@ -170,6 +170,8 @@ def _steady(progress: Callable[[str], None], gc_pcs: list[int]) -> dict[str, Any
             st1 = s.chip.stats()
             busy.append((st1["busy_ns"] - st0["busy_ns"]) / (st1["now_ns"] - st0["now_ns"]) * 100)
             st0 = st1
+            if len(busy) % 3000 == 0:  # every 30 s of emulated time
+                progress("silicon steady: %.0f / %.0f s" % ((s.now_ns - t0) / 1e9, SESSION_S))
         obs = s.chip.observations(take=True)
         feeds_steady = obs["feeds"]
         t1 = s.now_ns
