@@ -269,41 +269,54 @@ class Controller:
         return _NO_INTENT  # one tuple made at import: `return a, b, c` would allocate every idle tick
 
     def _apply(self) -> None:
-        """Drive the outputs to the supervisor's decision, with IRQs held back."""
+        """Drive the outputs to the supervisor's decision.
+
+        The slow part (DAC codes, preparing pulse trains to start) runs with IRQs enabled; only the
+        commit that lets the outputs reach the pads runs with IRQs held back, and only if the kill
+        path has not fired since the last tick. A kill landing before the commit is seen there and
+        nothing goes live; one landing after it parks what the commit turned on. Either way the
+        kill's pads stay parked, and the next tick acts on its edge (the kill path counts it).
+        (Holding IRQs back over the whole of this used to make an edge wait up to 1.7 ms on
+        silicon in the tick that arms four trains: picostim bench, silicon.masked_us_max.)
+        """
         sup = self.sup
         running = sup.state == sv.RUNNING
         env = pulse.envelope_permille(self.program, sup.session_ms) if running else 0
         self.envelope = env
-        state = self._irq_off() if self._irq_off is not None else 0
-        try:
-            killed = self.kill.count != self._kills_seen
-            if killed:
-                # The IRQ kill fired since the last tick: the pins are GPIO low. It may have fired
-                # after this tick read the inputs, so this tick's decision is stale: keep everything
-                # off, and the next tick acts on the edge (the kill path counts it). This used to
-                # compare the count again after updating it, which never held, so a kill landing
-                # mid-tick was undone by the same tick's outputs for up to 10 ms (found by
-                # picostim.safetycheck, bench/safety.py's kill-latency runs).
-                self._kills_seen = self.kill.count
-                self.outputs.forget_running()
+        outs = self.outputs
+        kill = self.kill
+        if running and kill.count == self._kills_seen:
             driving = False
-            if not running or killed:
-                self.outputs.all_off()  # cheap, and re-asserted every idle tick
-                for c in range(self.n):
-                    self.out_ua[c] = 0
-                self.hw.output_enable.set(False)
-            else:
-                for c in range(self.n):
-                    ua = sup.level_ua[c] * env // 1000
-                    self.outputs.set_ua(c, ua)
-                    self.out_ua[c] = ua
-                    if ua:
-                        driving = True
-                self.hw.output_enable.set(True)
-            self.driving = driving
-        finally:
-            if self._irq_on is not None:
-                self._irq_on(state)
+            for c in range(self.n):
+                ua = sup.level_ua[c] * env // 1000
+                outs.set_ua(c, ua)
+                self.out_ua[c] = ua
+                if ua:
+                    driving = True
+            state = self._irq_off() if self._irq_off is not None else 0
+            try:
+                live = kill.count == self._kills_seen
+                if live:
+                    outs.commit()
+            finally:
+                if self._irq_on is not None:
+                    self._irq_on(state)
+            if live:
+                self.driving = driving
+                return
+        if kill.count != self._kills_seen:
+            # The IRQ kill fired since the last tick (perhaps during the lines above): the pads are
+            # GPIO low. This tick's decision is stale: everything off, and the next tick acts on the
+            # edge. (This once compared the count after updating it, which never held, so a kill
+            # landing mid-tick was undone by the same tick's outputs for up to 10 ms: found by
+            # picostim.safetycheck, bench/safety.py's kill-latency runs.)
+            self._kills_seen = kill.count
+            outs.forget_running()
+        outs.all_off()  # cheap, and re-asserted every idle tick; zeroes a code written after a kill
+        for c in range(self.n):
+            self.out_ua[c] = 0
+        self.hw.output_enable.set(False)
+        self.driving = False
 
     def _panel_click(self) -> bool:
         """A panel gesture that changed a setting without an alert: channel, program, supervisor mode."""

@@ -120,13 +120,21 @@ def test_pwm_dac_compare_level_is_the_code_exactly() -> None:
     assert chip.level(pin) == 0
 
 
-def test_pwm_dac_arm_reselects_pwm_after_the_kill_path() -> None:
-    chip, dac = _fresh()
+def test_after_the_kill_path_the_commit_reselects_pwm_on_the_dac_pads_only_with_a_code() -> None:
+    chip, _ = _fresh()
+    outputs = __import__("stim.hal.outputs").hal.outputs
     brd = _board.validate(_stim4())
-    drv = dac.make(brd)
+    outs = outputs.ChannelOutputs(brd)
+    outs.configure(__import__("stim.programs").programs.builtins(4)[0])
     pin = brd.amplitude.pins[0]
     chip.gpio_set_function(pin, 5)  # the kill path: SIO, low
-    drv.arm()
+    outs.forget_running()
+    outs.set_ua(0, 0)
+    outs.commit()
+    assert chip.gpio[pin].funcsel == 5  # no code written: the pad stays parked
+    outs.set_ua(0, 5000)
+    assert chip.gpio[pin].funcsel == 5  # the code is written, the pad waits for the commit
+    outs.commit()
     assert chip.gpio[pin].funcsel == 4
 
 

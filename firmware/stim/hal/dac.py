@@ -11,9 +11,12 @@ The board file picks one (docs/board-file.md, `amplitude`):
   reference, gain 1); zero_all() one Fast Write of four zeros.
 
 Both: set_code(ch, code) with ch the stimulation channel index, zero_all(),
-arm(). Nothing allocates in set_code() or zero_all() (buffers are
-preallocated; for PwmDac, code_max * 65535 must stay below 2**30, which holds
-for code_max <= 16383), so the kill path may call zero_all() from a hard IRQ.
+and `pads`, the GPIO CTRL registers that stim.hal.outputs.ChannelOutputs.commit
+hands back to PWM after a kill parked them (none for the MCP4728). Nothing
+allocates in set_code() or zero_all() (buffers are preallocated; for PwmDac,
+code_max * 65535 must stay below 2**30, which holds for code_max <= 16383).
+The kill path zeroes the codes from thread context (micropython.schedule),
+never from its hard IRQ: the MCP4728 shares its I2C bus with the OLED.
 An I2C failure raises OSError: the caller decides (the kill path catches it).
 """
 
@@ -56,7 +59,7 @@ class PwmDac:
                                  % (amp.pwm_hz, t))
         self._pwms = tuple(pwms)
         self._k = tuple(tops)  # counts per period (TOP + 1)
-        self._ctrl = tuple(_IO_BANK0_CTRL + 8 * p for p in pins)
+        self.pads = tuple(_IO_BANK0_CTRL + 8 * p for p in pins)  # GPIO CTRL of each DAC pad
 
     def set_code(self, ch: int, code: int) -> None:
         if code <= 0:
@@ -70,11 +73,6 @@ class PwmDac:
     def zero_all(self) -> None:
         for p in self._pwms:
             p.duty_u16(0)
-
-    def arm(self) -> None:
-        """Select the PWM function on the DAC pins again (the kill path may have made them SIO low)."""
-        for a in self._ctrl:
-            mem32[a] = _FUNC_PWM
 
 
 class Mcp4728Dac:
@@ -91,6 +89,7 @@ class Mcp4728Dac:
         self._addr = amp.address
         self.code_max = amp.code_max
         self._out = tuple(ch.amp for ch in board.channels)
+        self.pads: "tuple[int, ...]" = ()  # no GPIO pads: the outputs live on the MCP4728
         self._buf = bytearray(3)
         self._zero = bytearray(8)  # Fast Write: PD = 00 (on), code 0, channels A..D
         init = bytearray(12)  # Multi-Write of all four: VDD reference, on, gain 1, code 0, output now
@@ -111,9 +110,6 @@ class Mcp4728Dac:
 
     def zero_all(self) -> None:
         self._i2c.writeto(self._addr, self._zero)
-
-    def arm(self) -> None:
-        """Nothing to re-select: the outputs live on the MCP4728."""
 
 
 def make(board: "Board") -> "Any":

@@ -4,13 +4,35 @@ The controller hands this a level in uA per channel each tick; everything
 here is hardware plumbing with no safety rule of its own except the order of
 operations: on the way down the DAC goes to 0 and the pins are parked before
 anything else; on the way up the pulse train starts only after its amplitude
-code is written. Pulse shapes change only while every channel is idle
+code is written.
+
+Going up is two steps. set_ua() writes the DAC code and prepares a starting
+channel (slow: DMA set-up) with IRQs enabled, while its pads stay SIO low.
+commit(), called with IRQs held back and only if no kill fired meanwhile,
+makes the few register writes that let the outputs reach the pads: each
+starting channel's DMA trigger, slice enable and pad functions, the PWM-DAC
+pads, then output-enable. On the rp2 port that is one call into Thumb code
+(stim.hal.native_io.go_live), so the window an IRQ kill may wait for is a
+few tens of microseconds, not the ~1 ms the whole start took. Pulse shapes change only while every channel is idle
 (configure), so frequency and width never change under current.
 """
 
+from array import array
+
+from machine import mem32
+from micropython import const
+
 from stim import pulse
+from stim.hal import NATIVE
 from stim.hal import dac as _dac
-from stim.hal.pulse_hw import PulseChannel
+from stim.hal.pulse_hw import PulseChannel, go_live_mem32
+
+if NATIVE:  # Thumb code on the chip; the same writes through mem32 elsewhere
+    from stim.hal.native_io import go_live as _native_go_live
+
+_SIO_OUT_SET = const(0xD0000014)
+_SIO_OUT_CLR = const(0xD0000018)
+_FUNC_PWM = const(4)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -41,7 +63,22 @@ class ChannelOutputs:
         self.code: "List[int]" = [0] * self.n  # the DAC code last written, per channel
         self._armed: "List[bool]" = [False] * self.n
         self._dac_live = False
+        self._dac_arm = False  # a code was written while the DAC pads may be parked: arm at commit
+        self._pending = 0  # bit c: channel c prepared, to go live at the next commit
         self.cap_reason: "List[str]" = [""] * self.n  # which limit set the program cap, per channel
+        oe = board.outputs.output_enable
+        self._oe_reg = _SIO_OUT_SET if oe.active_level else _SIO_OUT_CLR  # output-enable active
+        self._oe_mask = 1 << oe.pin
+        self._live = tuple(c.live_words() for c in self.chans)
+        pads: "Tuple[int, ...]" = getattr(self.dac, "pads", ())
+        self._dac_pads = pads
+        self._plan: "Optional[array[int]]" = None  # stim.hal.native_io.go_live's plan, on the rp2 port
+        if NATIVE:
+            words = [self._oe_reg, self._oe_mask, self.n, len(pads)]
+            for w in self._live:
+                words.extend(w)
+            words.extend(pads)
+            self._plan = array("I", words)
 
     # -- at 0 mA only --------------------------------------------------------------------
     def cap_ua(self, ch: int, prog: "Program") -> int:
@@ -63,16 +100,39 @@ class ChannelOutputs:
 
     # -- the tick --------------------------------------------------------------------------
     def set_ua(self, ch: int, ua: int) -> None:
-        """Drive channel ch at ua (never more: the DAC code rounds down). Allocation-free."""
+        """Channel ch at ua (never more: the DAC code rounds down), up to commit(). Allocation-free."""
         code = pulse.ua_to_code(ua, self._npc, self._code_max)
         if code != self.code[ch]:
             if not self._dac_live:
-                self.dac.arm()  # a kill may have parked the DAC pins
-                self._dac_live = True
+                self._dac_arm = True  # a kill may have parked the DAC pads: commit() selects PWM again
             self.dac.set_code(ch, code)
             self.code[ch] = code
         if code and not self._armed[ch]:
-            self._armed[ch] = self.chans[ch].start()  # False while the last train finishes: next tick
+            if self.chans[ch].prepare():  # False while the last train finishes: next tick
+                self._armed[ch] = True
+                self._pending |= 1 << ch
+
+    def commit(self) -> None:
+        """With IRQs held back, after set_ua() for every channel, and only if no kill fired since the
+        tick read its inputs: the prepared channels go live, the DAC pads are armed, then output-enable
+        goes on. Allocation-free; a few register writes."""
+        arm = self._dac_arm
+        plan = self._plan
+        if plan is not None:
+            _native_go_live(plan, self._pending, 1 if arm else 0)
+        else:
+            mask = self._pending
+            for c in range(self.n):
+                if mask & (1 << c):
+                    go_live_mem32(self._live[c])
+            if arm:
+                for a in self._dac_pads:
+                    mem32[a] = _FUNC_PWM
+            mem32[self._oe_reg] = self._oe_mask
+        self._pending = 0
+        if arm:
+            self._dac_arm = False
+            self._dac_live = True
 
     def any_running(self) -> bool:
         for a in self._armed:
@@ -87,6 +147,7 @@ class ChannelOutputs:
             self.code[i] = 0
             self.chans[i].halt()
             self._armed[i] = False
+        self._pending = 0
 
     def forget_running(self) -> None:
         """After the IRQ kill (pins already parked): end every train and expect codes of 0."""
@@ -94,4 +155,6 @@ class ChannelOutputs:
             self.chans[i].halt()
             self._armed[i] = False
             self.code[i] = 0
+        self._pending = 0
         self._dac_live = False
+        self._dac_arm = False

@@ -38,7 +38,7 @@ from stim.pulse import MAX_WORDS, PulseError, SliceSettings, fill_words
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Optional
+    from typing import Optional, Tuple
 
 _PWM_BASE = const(0x40050000)
 _SLICE_STRIDE = const(0x14)
@@ -61,6 +61,18 @@ _AL3_READ_ADDR_TRIG = const(0x3C)
 _DREQ_PWM_WRAP0 = const(24)
 _TREQ_PERMANENT = const(0x3F)
 _DRAIN = const(0x10000)  # more transfers than any stale DREQ credit count
+_DMA_MULTI_CHAN_TRIGGER = const(0x50000430)
+
+
+def go_live_mem32(words: "Tuple[int, ...]") -> None:
+    """Channels go live: for each (D bit, CSR, CSR value, CTRL A, CTRL B) in words, trigger D, start
+    the slice at count 0, and hand both pads to it. stim.hal.native_io.go_live's writes, in its
+    order, through machine.mem32 (host VMs, the model)."""
+    for i in range(0, len(words), 5):
+        mem32[_DMA_MULTI_CHAN_TRIGGER] = words[i]  # D waits for the first wrap (DREQ)
+        mem32[words[i + 1]] = words[i + 2]
+        mem32[words[i + 3]] = _FUNC_PWM
+        mem32[words[i + 4]] = _FUNC_PWM
 
 
 class PulseChannel:
@@ -94,6 +106,7 @@ class PulseChannel:
         self._d = d
         self._c = c
         d_ch: int = d.channel  # type: ignore[attr-defined]
+        self._d_ch = d_ch
         c_ch: int = c.channel  # type: ignore[attr-defined]
         treq = _DREQ_PWM_WRAP0 + self.slice
         self._run_ctrl = d.pack_ctrl(size=2, inc_read=True, inc_write=False, treq_sel=treq, chain_to=c_ch,
@@ -148,6 +161,25 @@ class PulseChannel:
 
         While stopping, call again later (at most one program, a pulse or burst period, away).
         """
+        if not self.prepare():
+            return False
+        go_live_mem32(self.live_words())
+        return True
+
+    def live_words(self) -> "Tuple[int, int, int, int, int]":
+        """What go_live writes for this channel: (D's trigger bit, CSR, CSR value, GPIO A CTRL, GPIO B CTRL)."""
+        return (1 << self._d_ch, self._csr, _CSR_B_INV | _CSR_EN, self._ctrl_a, self._ctrl_b)
+
+    def prepare(self) -> bool:
+        """start() up to going live: the slice halted at count 0 and D loaded, not triggered.
+
+        True if it is (now) armed, False if the last stop() is still finishing. The slow part of a
+        start (two DMA configurations, ~0.2 ms of Python on silicon) runs here with IRQs enabled;
+        the pads stay SIO low. Going live is three writes per channel (trigger D, enable the slice,
+        FUNCSEL PWM on both pads), which the tick makes for every starting channel at once, with
+        IRQs held back (stim.hal.outputs.ChannelOutputs.commit). The halted slice makes no wraps
+        in between, so no DREQ credit builds up and the program starts at its first word.
+        """
         if not self._n:
             raise PulseError("start", "configure() the channel first")
         d = self._d
@@ -156,13 +188,13 @@ class PulseChannel:
         if mem32[self._csr] & _CSR_EN and mem32[self._ctrl_a] & 0x1F != _FUNC_PWM and mem32[self._ctr] < self._w:
             return False  # pins parked by the kill path, and the last A may still be high: not now
         self._ctl[0] = self._prog
+        mem32[self._csr] = _CSR_B_INV  # halted: no wraps, no DREQ credits, until it goes live
+        mem32[self._ctr] = 0
+        mem32[self._cc] = self._idle[0]  # halted: latches at once, both outputs low
         # Spend DREQ credits left from wraps while D sat idle: they would fire the first words at once.
         d.config(read=self._idle, write=self._cc, count=_DRAIN, ctrl=self._drain_ctrl, trigger=True)
         d.active(0)
-        d.config(read=self._words, count=self._n, ctrl=self._run_ctrl, trigger=True)
-        mem32[self._csr] = _CSR_B_INV | _CSR_EN  # CC is idle: both outputs low
-        mem32[self._ctrl_a] = _FUNC_PWM
-        mem32[self._ctrl_b] = _FUNC_PWM
+        d.config(read=self._words, count=self._n, ctrl=self._run_ctrl)
         return True
 
     def stop(self) -> None:

@@ -6,13 +6,16 @@ arguments; this module turns pins into levels and decisions into pin states.
 
 import json
 import time
+from array import array
 
 import machine
 from machine import ADC, PWM, WDT, Pin, mem32, reset_cause
 from machine import WDT_RESET as _WDT_RESET
+from micropython import schedule
 
 from stim import ticks
 from stim.board import BUTTONS
+from stim.hal import NATIVE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,6 +33,9 @@ _SIO_OUT_CLR = 0xD0000018
 _SIO_OE_SET = 0xD0000024
 _IO_BANK0_CTRL0 = 0x40014004  # GPIOn_CTRL at + 8 * n
 _FUNC_SIO = 5
+
+if NATIVE:
+    from stim.hal.native_io import park as _native_park
 
 
 def force_outputs_safe(path: str) -> bool:
@@ -125,14 +131,30 @@ class _Buzzer:
             self._pwm.duty_u16(32768 if on else 0)
 
 
+def park_mem32(oe_reg: int, oe_mask: int, low: int, high: int, ctrl: "Tuple[int, ...]") -> None:
+    """stim.hal.native_io.park's writes, in its order, through machine.mem32 (host VMs, the model)."""
+    mem32[oe_reg] = oe_mask  # output-enable inactive first
+    mem32[_SIO_OUT_CLR] = low  # output latch low, then hand the pads to SIO
+    mem32[_SIO_OUT_SET] = high
+    mem32[_SIO_OE_SET] = low | high
+    for a in ctrl:
+        mem32[a] = _FUNC_SIO
+
+
 class KillPath:
-    """Every stim pin and PWM-DAC pin to GPIO low, DAC codes to 0, output-enable off.
+    """Output-enable off, every stim pin and PWM-DAC pin to GPIO low, then DAC codes to 0.
 
     Runs from hard IRQs on the key and e-stop pins and from the tick. It uses
     only objects made here in advance, allocates nothing, and never raises: an
     uncaught exception in a hard IRQ would disable that IRQ for good. Driving
     the pins as GPIO, rather than setting duty 0, stops a pulse at once: a duty
     change would wait for the next PWM wrap, up to 125 ms away at 8 Hz.
+
+    On the rp2 port the writes run as Thumb code (stim.hal.native_io.park, a few
+    microseconds for stim4's 13 pads); elsewhere the same writes go through
+    mem32. The DAC codes are zeroed outside the IRQ (micropython.schedule, and
+    the next tick's all_off): an MCP4728 needs the I2C bus, which the OLED may
+    be using mid-transfer, and its stim pins and output-enable are off already.
     """
 
     def __init__(self, board: "Board", dac: "object" = None) -> None:
@@ -148,10 +170,15 @@ class KillPath:
             low |= 1 << oe.pin
         else:
             high |= 1 << oe.pin
+        self._oe_reg = _SIO_OUT_CLR if oe.active_level else _SIO_OUT_SET
+        self._oe_mask = 1 << oe.pin
         self._low = low
         self._high = high
-        self._all = low | high
         self._ctrl: "Tuple[int, ...]" = tuple(_IO_BANK0_CTRL0 + 8 * p for p in pins)
+        # The plan stim.hal.native_io.park reads: [oe_reg, oe_mask, low, high, all, n, ctrl...].
+        self._plan: "Optional[array[int]]" = None
+        if NATIVE:
+            self._plan = array("I", [self._oe_reg, self._oe_mask, low, high, low | high, len(pins)] + list(self._ctrl))
         self._dac = dac
         self.count = 0  # how often it fired: the tick notices a kill it did not ask for
         # Stopping edges the IRQ saw on the key and on the e-stop. A key glitch or an e-stop tap
@@ -162,31 +189,46 @@ class KillPath:
         self.estop_edges = 0
         self._key_pin: "object" = None
         self._estop_pin: "object" = None
-        self._handler = self._irq  # one bound method, made now, not in the IRQ
+        self._handler = self._irq  # bound methods made now, not in the IRQ
+        self._zero_dac = self._zero_dac_soon
+
+    def _park(self) -> None:
+        plan = self._plan
+        if plan is not None:
+            _native_park(plan)
+        else:
+            park_mem32(self._oe_reg, self._oe_mask, self._low, self._high, self._ctrl)
 
     def fire(self) -> None:
         try:
-            mem32[_SIO_OUT_CLR] = self._low  # output latch low first, then hand the pad to SIO
-            mem32[_SIO_OUT_SET] = self._high
-            mem32[_SIO_OE_SET] = self._all
-            for a in self._ctrl:
-                mem32[a] = _FUNC_SIO
+            self._park()
         except Exception:  # noqa: BLE001 - never raise out of a hard IRQ
             pass
-        dac = self._dac
-        if dac is not None:
-            try:
-                dac.zero_all()  # type: ignore[attr-defined]
-            except Exception:  # noqa: BLE001 - never raise out of a hard IRQ
-                pass
         self.count += 1
+        if self._dac is not None:
+            try:
+                schedule(self._zero_dac, 0)  # preallocated callback; the queue holds 8
+            except Exception:  # noqa: BLE001 - queue full: the next tick's all_off zeroes it
+                pass
+
+    def _zero_dac_soon(self, _arg: int) -> None:
+        """Scheduled by fire(): DAC codes to 0 from thread context, between two bytecodes."""
+        try:
+            self._dac.zero_all()  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - the next tick's all_off tries again; pins are low
+            pass
 
     def _irq(self, pin: "object") -> None:
+        plan = self._plan  # park first: everything else can wait a few microseconds
+        if plan is not None:
+            _native_park(plan)
+        else:
+            self._park()
         if pin is self._key_pin:  # the Pin the IRQ was set on: no allocation, no exception
             self.key_edges += 1
         elif pin is self._estop_pin:
             self.estop_edges += 1
-        self.fire()
+        self.fire()  # parks again (cheap), counts, and zeroes the DAC codes soon
 
     def arm(self, inputs: "Tuple[_In, ...]") -> None:
         """Hard IRQ on the stopping edge of each input: inputs are (key, e-stop)."""

@@ -164,12 +164,10 @@ def measure_kill_latency(trials: int = KILL_TRIALS, calibrated: "bool | None" = 
                 return True
 
             def at_start(act: "Callable[[], bool]" = act) -> bool:
-                # Staging only (never a measurement): wait for the tick whose outputs start the trains.
+                # Staging only (never a measurement): wait for the tick whose commit starts the trains
+                # (channels prepared, about to go live).
                 ctl = rig.controller
-                if ctl is None or ctl.outputs.any_running():
-                    return False
-                npc = ctl.outputs._npc  # nA per DAC code
-                if not any(lv * ctl.envelope // 1000 * 1000 >= npc for lv in ctl.sup.level_ua):
+                if ctl is None or not ctl.outputs._pending:
                     return False
                 return act()
 
