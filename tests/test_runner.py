@@ -85,7 +85,7 @@ def test_hung_loop_is_reset_by_the_watchdog_and_reboots_with_wdt_cause(tmp_path:
         r.chip.drive(10, 1)  # inject the hang
         r.run_for(150 * MS)
         assert r.boots == 2
-        reset_t, cause, _why = r.chip.resets[-1]
+        reset_t, cause, _why, _reason = r.chip.resets[-1]
         assert cause == WDT_RESET
         assert t_hang < reset_t <= t_hang + 100 * MS + 10 * MS  # within the timeout (+ one loop pass)
         assert r.console_out[:2] == ["boot cause 1", "boot cause 3"]

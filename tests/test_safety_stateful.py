@@ -209,7 +209,7 @@ def test_a_hung_main_loop_is_reset_by_the_watchdog_and_nothing_resumes_until_a_k
     chip within the timeout main.py gave it, the outputs are off from that reset on, the board boots
     (reset_cause() == WDT_RESET) into FAULT "watchdog reset" and logs it, and neither the start button
     nor + brings anything back until the key has been turned off and on again."""
-    from picostim.fakehw.chip import FUNC_SIO, WDT_RESET
+    from picostim.fakehw.chip import FUNC_SIO, WDT_REASON_TIMER, WDT_RESET
 
     rig = Rig(sc.STIM4)
     try:
@@ -223,8 +223,8 @@ def test_a_hung_main_loop_is_reset_by_the_watchdog_and_nothing_resumes_until_a_k
         assert rig.checker is not None
         hang_t = rig.hung_at_ns  # the pass that never returned began here
         assert len(chip.resets) == resets + 1
-        reset_t, cause, reason = chip.resets[-1]
-        assert cause == WDT_RESET and reason == "watchdog timeout"
+        reset_t, cause, reason, wdt_reason = chip.resets[-1]
+        assert cause == WDT_RESET and reason == "watchdog timeout" and wdt_reason == WDT_REASON_TIMER
         assert hang_t < reset_t <= hang_t + timeout_ms * sc.MS  # fed last before the hang began
         pins = rig.board.stim_pins()
         # Until the reset the pulse hardware ran on (only the watchdog stopped it) while the tick, and

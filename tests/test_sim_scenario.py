@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
-from picostim.fakehw.chip import PWRON_RESET, WDT_RESET
+from picostim.fakehw.chip import PWRON_RESET, WDT_REASON_TIMER, WDT_RESET
 from picostim.sim import headless, scenario, stall
 from picostim.sim.scenario import NS_PER_S, PRESS_S, ScenarioError
 from picostim.sim.session import SimSession
@@ -135,8 +135,8 @@ def test_hang_stalls_the_main_loop_until_the_watchdog_resets_the_board() -> None
     try:
         resets = sess.chip.resets
         assert len(resets) == 1
-        t, cause, _why = resets[0]
-        assert cause == WDT_RESET
+        t, cause, _why, wdt_reason = resets[0]
+        assert cause == WDT_RESET and wdt_reason == WDT_REASON_TIMER  # an expiry, not machine.reset()
         # The stall begins at the loop's next sleep (within one 10 ms tick of 1.6 s); the
         # watchdog (100 ms, fed every tick until then) fires within its timeout of it.
         assert 1600 * MS + 100 * MS <= t <= 1600 * MS + 100 * MS + 10 * MS + MS
@@ -170,7 +170,7 @@ def test_hang_keeps_the_pwm_running_but_stops_the_dynamic_enable() -> None:
 def test_power_cut_reboots_with_a_power_on_reset() -> None:
     sess = _run("0.1 key on\n0.5 power cut\n", 1.0)
     try:
-        assert [(t, c) for t, c, _ in sess.chip.resets] == [(500 * MS, PWRON_RESET)]
+        assert [(t, c) for t, c, *_ in sess.chip.resets] == [(500 * MS, PWRON_RESET)]
         assert sess.runner.boots == 2
         st = _statuses(sess)
         assert st[-1]["status"] == "READY"  # a power-on reset is not a fault; the key is still in

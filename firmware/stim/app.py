@@ -7,7 +7,6 @@ maintenance escape (program button held at boot) stops before the watchdog and
 returns to the REPL with every output off.
 """
 
-from micropython import const
 
 from stim import board as _board
 from stim import console as _console
@@ -26,8 +25,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
 
-# Ten ticks: a hung loop stops a running output within 0.1 s (docs/safety.md).
-WDT_TIMEOUT_MS = const(100)
 MAINTENANCE_BUTTON = "program"
 
 
@@ -50,12 +47,11 @@ def _fault_forever(reason: str) -> None:
 def build(brd: "_board.Board", watchdog_reset: bool) -> Controller:
     hw = hal.Hardware(brd)
     hw.outputs_off()
-    outs = _outputs.ChannelOutputs(brd)
+    outs = _outputs.ChannelOutputs(brd, irq_off=hal.irq_off, irq_on=hal.irq_on)
     kill = hal.KillPath(brd, outs.dac)
     kill.arm((hw.key, hw.estop))
     return Controller(brd, hw, outs, kill, _programs.builtins(len(brd.channels)), watchdog=None,
-                      watchdog_reset=watchdog_reset, irq_off=hal.irq_off, irq_on=hal.irq_on,
-                      store=open_store(brd, watchdog_reset))
+                      watchdog_reset=watchdog_reset, store=open_store(brd, watchdog_reset))
 
 
 def open_store(brd: "_board.Board", watchdog_reset: bool) -> "_store.Store":
@@ -84,7 +80,7 @@ def main() -> None:
         return
     con = open_console(ctl)
     disp = open_display(brd, ctl)  # before the watchdog: its init sends a whole frame (~25 ms)
-    ctl.watchdog = hal.start_watchdog(WDT_TIMEOUT_MS)
+    ctl.watchdog = hal.start_watchdog(sv.watchdog_ms(ctl.sup.state))  # then by state (stim.supervisor)
     run(ctl, con, disp)
 
 

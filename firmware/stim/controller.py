@@ -3,8 +3,9 @@
 The controller owns no safety rule of its own: the supervisor decides every
 channel's ceiling and whether the watchdog may be fed; the controller reads the
 inputs, applies the decision to the hardware, and keeps the hardware honest:
-- outputs are applied with IRQs held back, so a kill from the key or e-stop IRQ
-  always lands after them, never underneath;
+- outputs go live in one short commit with IRQs held back, and only if the kill
+  path has not fired, so a kill from the key or e-stop IRQ always lands after
+  them, never underneath;
 - a kill it did not ask for (the IRQ fired) stops every channel's bookkeeping;
 - any exception in the tick fires the kill path and latches FAULT
   "internal error: ..." (the supervisor then holds every level at 0).
@@ -46,8 +47,6 @@ class Controller:
         programs: "Sequence[Any]",
         watchdog: "Any" = None,
         watchdog_reset: bool = False,
-        irq_off: "Any" = None,
-        irq_on: "Any" = None,
         store: "Any" = None,
     ) -> None:
         n = len(board.channels)
@@ -58,8 +57,6 @@ class Controller:
         self.kill = kill
         self.programs: "List[Any]" = list(programs)
         self.watchdog = watchdog
-        self._irq_off = irq_off
-        self._irq_on = irq_on
         self.sup = sv.Supervisor(
             channel_max_ua=pulse.channel_max_ua(board),
             board_max_ua=pulse.ma_to_ua(board.limits.board_max_ma),
@@ -219,7 +216,13 @@ class Controller:
             s = hw.sense_ua(c)
             if s >= 0:
                 self.sup.check_sense(c, self.out_ua[c], s)
+        want_wdt = sv.watchdog_ms(self.sup.state)
+        wdt = self.watchdog
+        if wdt is not None and want_wdt < wdt.timeout_ms:
+            wdt.set_timeout(want_wdt)  # shorter first: a session may go live in _apply
         self._apply()
+        if wdt is not None and want_wdt > wdt.timeout_ms and not self.driving:
+            wdt.set_timeout(want_wdt)  # longer only now, with every output off (before any flush)
         if intent == sv.SET_LIMIT:
             self._save_settings()
         rec = self.recorder
@@ -272,8 +275,8 @@ class Controller:
         """Drive the outputs to the supervisor's decision.
 
         The slow part (DAC codes, preparing pulse trains to start) runs with IRQs enabled; only the
-        commit that lets the outputs reach the pads runs with IRQs held back, and only if the kill
-        path has not fired since the last tick. A kill landing before the commit is seen there and
+        commit that lets the outputs reach the pads runs with IRQs held back (stim.hal.outputs), and
+        only if the kill path has not fired since the last tick. A kill landing before the commit is seen there and
         nothing goes live; one landing after it parks what the commit turned on. Either way the
         kill's pads stay parked, and the next tick acts on its edge (the kill path counts it).
         (Holding IRQs back over the whole of this used to make an edge wait up to 1.7 ms on
@@ -293,15 +296,7 @@ class Controller:
                 self.out_ua[c] = ua
                 if ua:
                     driving = True
-            state = self._irq_off() if self._irq_off is not None else 0
-            try:
-                live = kill.count == self._kills_seen
-                if live:
-                    outs.commit()
-            finally:
-                if self._irq_on is not None:
-                    self._irq_on(state)
-            if live:
+            if outs.commit(kill.fired, self._kills_seen):  # IRQs held back, and only if no kill fired
                 self.driving = driving
                 return
         if kill.count != self._kills_seen:

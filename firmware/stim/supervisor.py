@@ -65,6 +65,22 @@ END_FAULT = "fault"
 FAULT_ESTOP = "e-stop"
 FAULT_WDT = "watchdog reset"
 
+# The watchdog's timeout follows the state (issue 12). While a session may drive (RUNNING, PAUSED)
+# ten ticks: a hung loop stops a running output within 0.1 s. With every output off the loop may
+# wait on flash: a littlefs commit erases with IRQs off, 45 ms typical and 400 ms at most per 4 KB
+# sector on a W25Q16JV, and may erase twice (a metadata pair); a USB write to a host that stopped
+# reading waits up to 500 ms. 2 s covers those with room; a hang with every output off is harmless
+# meanwhile. The controller shortens the timeout before anything may go live and lengthens it only
+# after the outputs are off, and flash is written only while idle (stim.store), so the long
+# timeout is never in force while a channel may drive.
+WDT_DRIVING_MS = const(100)
+WDT_IDLE_MS = const(2000)
+
+
+def watchdog_ms(state: int) -> int:
+    """The watchdog timeout for a supervisor state."""
+    return WDT_DRIVING_MS if state == RUNNING or state == PAUSED else WDT_IDLE_MS
+
 # Alerts: feedback to the trainer, not faults.
 ALERT_AT_CAP = "limit reached"
 ALERT_PAUSED_PLUS = "paused: + ignored"

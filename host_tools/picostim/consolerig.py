@@ -95,7 +95,7 @@ class Rig:
         n = len(brd.channels)
         hw = hal.Hardware(brd)
         hw.outputs_off()
-        outs = stim.hal.outputs.ChannelOutputs(brd)
+        outs = stim.hal.outputs.ChannelOutputs(brd, irq_off=hal.irq_off, irq_on=hal.irq_on)
         kill = hal.KillPath(brd, outs.dac)
         kill.arm((hw.key, hw.estop))
         self.fs = fs if fs is not None else FlashFS()
@@ -105,7 +105,7 @@ class Rig:
             st = store_mod.Store(self.fs, store_mod.Settings(maxes), max_ua=maxes,
                                  validate=lambda d: programs.validate(d, n))
         self.ctl = Controller(brd, hw, outs, kill, programs.builtins(n), watchdog=None,
-                              watchdog_reset=watchdog_reset, irq_off=hal.irq_off, irq_on=hal.irq_on, store=st)
+                              watchdog_reset=watchdog_reset, store=st)
         self.port = Port()
         self.con = console.Console(self.ctl, self.port)
         self.key(False)

@@ -41,7 +41,8 @@ checks the model's outputs against it:
    no faster than the board's ramp_ma_per_s. (The program's work/rest
    envelope scales the level down, never up, so it only helps.)
 5. Hang. After the main loop is hung (note_hang), the watchdog resets the chip
-   within the timeout the firmware gave it (at most WDT_MAX_MS); if it does
+   within the timeout the firmware gave it (at most WDT_MAX_MS while a session
+   may drive, WDT_IDLE_MAX_MS with every output off); if it does
    not, every output must be off from then on.
 6. Health. No uncaught exception, no exception in an IRQ handler, no FAULT
    "internal error" (the firmware caught itself in an inconsistent state), no
@@ -72,7 +73,7 @@ from picostim.boardcheck import _use_firmware
 from picostim.fakehw import chip as _chip
 from picostim.fakehw import clock as _clk
 from picostim.fakehw import micropython_shim
-from picostim.fakehw.chip import PWRON_RESET, WDT_RESET, Chip
+from picostim.fakehw.chip import PWRON_RESET, WDT_REASON_TIMER, WDT_RESET, Chip
 from picostim.fakehw.clock import Clock
 from picostim.fakehw.mcp4728 import Mcp4728
 from picostim.fakehw.probe import pulses
@@ -153,7 +154,10 @@ EXT_DAC_BOOT_NS = 5 * MS
 # can be as little as 29 ms and a bit of time: PANEL_DEBOUNCE_NS is the earliest it can act.
 PANEL_DEBOUNCE_NS = 29 * MS
 PANEL_ACT_NS = PANEL_DEBOUNCE_NS + 2 * TICK_NS
-WDT_MAX_MS = 500  # "a few tick periods, up to a few hundred ms" (issue 4)
+WDT_MAX_MS = 500  # while a session may drive: "a few tick periods, up to a few hundred ms" (issue 4)
+# With every output off the watchdog may wait longer: a flash erase holds the CPU up to 400 ms
+# (W25Q16JV tSE max) and a littlefs commit may erase twice (issue 12: timeout by state).
+WDT_IDLE_MAX_MS = 3000
 WDT_SLACK_NS = 1 * MS
 SHAPE_LOOKBACK_NS = 600 * MS  # longer than the slowest program's pulse period (4 Hz) and a burst (2 Hz)
 RMS_LIMIT_UA = 50_000
@@ -371,7 +375,7 @@ class SafetyChecker:
         self._n_console = len(console) if console is not None else 0
         self._n_crashes = len(crashes) if crashes is not None else 0
         self._n_irq_errors = len(chip.irq_errors)
-        self._boots: list[tuple[int, int]] = []  # (console index at boot, reset cause)
+        self._boots: list[tuple[int, bool]] = []  # (console index at boot, after a watchdog expiry)
         self._cap_fast = self._fast_caps()
         self._orig_drive = chip.drive
         setattr(chip, "drive", self._drive)  # noqa: B010 - hook the instance: every input change, timed
@@ -408,9 +412,10 @@ class SafetyChecker:
         """Channel ch's electrode is now CONNECTED, OPEN or SHORT (reading sensed_ua)."""
         self._push(self.chip.clock.now_ns(), "sense", (ch, mode, sensed_ua))
 
-    def note_boot(self, console_index: int, cause: int) -> None:
-        """The firmware boots now; its status lines start at console_index."""
-        self._boots.append((console_index, cause))
+    def note_boot(self, console_index: int, expired: bool) -> None:
+        """The firmware boots now; its status lines start at console_index; expired: the watchdog ran
+        out (REASON TIMER), so the first status must be FAULT "watchdog reset"."""
+        self._boots.append((console_index, expired))
 
     # -- checking ----------------------------------------------------------------------------
     def check(self) -> "list[Violation]":
@@ -418,8 +423,8 @@ class SafetyChecker:
         t1 = self.chip.clock.now_ns()
         before = len(self.violations)
         self.checks += 1
-        for t, cause, reason in self.chip.resets[self._n_resets:]:
-            self._push(t, "reset", (cause, reason))
+        for t, cause, reason, wdt_reason in self.chip.resets[self._n_resets:]:
+            self._push(t, "reset", (cause, reason, wdt_reason))
         self._n_resets = len(self.chip.resets)
         heapq.heapify(self._events)
         a = self.t_checked
@@ -456,7 +461,7 @@ class SafetyChecker:
         if kind == "pin":
             self._pin(t, data[0], data[1])
         elif kind == "reset":
-            self._reset(t, data[0], data[1])
+            self._reset(t, data[0], data[1], data[2])
         elif kind == "console":
             intent, ch, ua = data
             self.console_lines += 1
@@ -483,8 +488,13 @@ class SafetyChecker:
             self._hang_ns = t
             self._hang_id += 1
             timeout = data
-            if timeout > WDT_MAX_MS:
-                self._fail(t, "watchdog", "watchdog timeout %d ms exceeds %d ms" % (timeout, WDT_MAX_MS))
+            if timeout > WDT_IDLE_MAX_MS:
+                self._fail(t, "watchdog", "watchdog timeout %d ms exceeds %d ms" % (timeout, WDT_IDLE_MAX_MS))
+            elif timeout > WDT_MAX_MS and self.armed:
+                # A session may be about to start and the loop still has its idle timeout: it hung
+                # before the tick that shortens the watchdog, which comes before anything goes live
+                # (stim.controller), so no output may be on from the hang.
+                self._disarm(t, 0, "hung before the session's short watchdog")
             if timeout <= 0:
                 self._fail(t, "watchdog", "the main loop hung with no watchdog running")
                 timeout = WDT_MAX_MS
@@ -587,12 +597,14 @@ class SafetyChecker:
         else:
             self.limit_ua[c] = new  # a raise may apply at once
 
-    def _reset(self, t: int, cause: int, reason: str) -> None:
+    def _reset(self, t: int, cause: int, reason: str, wdt_reason: int) -> None:
         self._reset_ns = t
-        latch = "watchdog reset" if cause == WDT_RESET else None
+        # Only an expiry of the watchdog (REASON TIMER) is a fault; machine.reset() and the UF2 reboot
+        # go through the watchdog too (REASON FORCE) and boot as after power-on, with RAM kept.
+        latch = "watchdog reset" if cause == WDT_RESET and wdt_reason & WDT_REASON_TIMER else None
         self._disarm(t, 0, "chip reset (" + reason + ")", latch=latch)
-        if cause == PWRON_RESET:
-            self.latched = None  # RAM is gone; the firmware starts in SAFE
+        if cause == PWRON_RESET or latch is None:
+            self.latched = None  # a boot that is no expiry starts in SAFE, whatever was latched
         self._sup_mode_possible = False
         # Console lines not yet served are lost with the USB buffers; the next ones wait for the boot.
         self._console_free_ns = t + CONSOLE_BOOT_NS
@@ -740,14 +752,14 @@ class SafetyChecker:
         if con is None:
             return
         waiting = []
-        for i, (idx, cause) in enumerate(self._boots):
+        for i, (idx, expired) in enumerate(self._boots):
             last = i + 1 == len(self._boots)
             end = len(con) if last else self._boots[i + 1][0]  # this boot's lines (a reset loses the rest)
             first = next((s for s in (_status(line) for line in con[idx:end]) if s is not None), None)
             if first is None:
                 if last:
-                    waiting.append((idx, cause))
-            elif cause == WDT_RESET and (first.get("status"), first.get("reason")) != ("FAULT", "watchdog reset") \
+                    waiting.append((idx, expired))
+            elif expired and (first.get("status"), first.get("reason")) != ("FAULT", "watchdog reset") \
                     and first.get("status") != "MAINTENANCE":  # the escape: no loop, outputs off, REPL
                 self._fail(t1, "health", "first status after a watchdog reset: %s %s"
                            % (first.get("status"), first.get("reason")))
@@ -930,7 +942,8 @@ class Rig:
             clock.boot_us = (want_us - clock.now_ns() // 1000) % (1000 << 30)  # keeps ticks_ms and ticks_us
             self._ticks_ms_at_boot = None
         if self.checker is not None:
-            self.checker.note_boot(len(self.runner.console_out), self.chip.reset_cause)
+            self.checker.note_boot(len(self.runner.console_out),
+                                   self.chip.reset_cause == WDT_RESET and bool(self.chip.wdt_reason & WDT_REASON_TIMER))
         ctl_mod = importlib.import_module("stim.controller")
         sv_mod = importlib.import_module("stim.supervisor")
         for name, fn in self.mutations.items():
@@ -1128,8 +1141,12 @@ class Rig:
         self.hang_requested = True
 
     def watchdog_reset(self) -> None:
-        """A watchdog reset now, whatever its cause."""
-        self.runner.at(self.now_ns, lambda: self.chip.trigger_reset(WDT_RESET, "injected watchdog reset"))
+        """A watchdog expiry now, whatever starved it; nothing if no watchdog runs (none can expire)."""
+        def expire() -> None:
+            if self.chip.wdt_timeout_ms:
+                self.chip.trigger_reset(WDT_RESET, "injected watchdog reset", WDT_REASON_TIMER)
+
+        self.runner.at(self.now_ns, expire)
 
     def power_cut(self) -> None:
         self._cut_power_at(self.now_ns)

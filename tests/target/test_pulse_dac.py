@@ -6,6 +6,7 @@ set_code() and zero_all() are proved allocation-free under heap_lock.
 
 import json
 import sys
+from array import array
 
 from picostim import fakehw
 from picostim.fakehw.mcp4728 import Mcp4728, attach
@@ -126,16 +127,40 @@ def test_after_the_kill_path_the_commit_reselects_pwm_on_the_dac_pads_only_with_
     brd = _board.validate(_stim4())
     outs = outputs.ChannelOutputs(brd)
     outs.configure(__import__("stim.programs").programs.builtins(4)[0])
+    kills = array("I", [3])
     pin = brd.amplitude.pins[0]
     chip.gpio_set_function(pin, 5)  # the kill path: SIO, low
     outs.forget_running()
     outs.set_ua(0, 0)
-    outs.commit()
+    assert outs.commit(kills, 3)
     assert chip.gpio[pin].funcsel == 5  # no code written: the pad stays parked
     outs.set_ua(0, 5000)
     assert chip.gpio[pin].funcsel == 5  # the code is written, the pad waits for the commit
-    outs.commit()
+    assert outs.commit(kills, 3)
     assert chip.gpio[pin].funcsel == 4
+
+
+def test_a_commit_after_a_kill_changes_nothing() -> None:
+    """The kill path fired after the tick read its inputs (kills moved on): nothing goes live."""
+    chip, _ = _fresh()
+    outputs = __import__("stim.hal.outputs").hal.outputs
+    brd = _board.validate(_stim4())
+    outs = outputs.ChannelOutputs(brd)
+    outs.configure(__import__("stim.programs").programs.builtins(4)[0])
+    kills = array("I", [4])
+    pads = [brd.amplitude.pins[0], brd.channels[0].pulse_a, brd.channels[0].pulse_b]
+    oe = brd.outputs.output_enable
+    pin_cls = __import__("machine").Pin
+    pin_cls(oe.pin, pin_cls.OUT, value=1 - oe.active_level)  # as stim.hal.rp2040.Hardware makes it
+    chip.gpio_set_function(pads[0], 5)  # the kill path parked the DAC pad
+    outs.forget_running()
+    outs.set_ua(0, 5000)
+    assert not outs.commit(kills, 3)
+    assert [chip.gpio[p].funcsel for p in pads] == [5, 5, 5]
+    assert chip.gpio_get(oe.pin) != oe.active_level
+    assert outs.commit(kills, 4)  # the next tick, with the kill seen, may go live
+    assert [chip.gpio[p].funcsel for p in pads] == [4, 4, 4]
+    assert chip.gpio_get(oe.pin) == oe.active_level
 
 
 def test_set_code_and_zero_all_allocate_nothing_under_heap_lock() -> None:

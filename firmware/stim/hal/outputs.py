@@ -12,9 +12,10 @@ commit(), called with IRQs held back and only if no kill fired meanwhile,
 makes the few register writes that let the outputs reach the pads: each
 starting channel's DMA trigger, slice enable and pad functions, the PWM-DAC
 pads, then output-enable. On the rp2 port that is one call into Thumb code
-(stim.hal.native_io.go_live), so the window an IRQ kill may wait for is a
-few tens of microseconds, not the ~1 ms the whole start took. Pulse shapes change only while every channel is idle
-(configure), so frequency and width never change under current.
+(stim.hal.native_io.commit), which holds IRQs back for well under a
+microsecond, where the whole start used to hold them back for up to 1.7 ms.
+Pulse shapes change only while every channel is idle (configure), so
+frequency and width never change under current.
 """
 
 from array import array
@@ -28,8 +29,9 @@ from stim.hal import dac as _dac
 from stim.hal.pulse_hw import PulseChannel, go_live_mem32
 
 if NATIVE:  # Thumb code on the chip; the same writes through mem32 elsewhere
-    from stim.hal.native_io import go_live as _native_go_live
+    from stim.hal.native_io import commit as _native_commit
 
+_DMA_MULTI_CHAN_TRIGGER = const(0x50000430)
 _SIO_OUT_SET = const(0xD0000014)
 _SIO_OUT_CLR = const(0xD0000018)
 _FUNC_PWM = const(4)
@@ -43,7 +45,13 @@ if TYPE_CHECKING:
 
 
 class ChannelOutputs:
-    def __init__(self, board: "Board", dac: "Optional[Any]" = None) -> None:
+    """irq_off/irq_on: how a host VM holds IRQs back around the commit (stim.hal.rp2040's); on the
+    rp2 port the commit does it itself, in Thumb code."""
+
+    def __init__(self, board: "Board", dac: "Optional[Any]" = None, irq_off: "Any" = None,
+                 irq_on: "Any" = None) -> None:
+        self._irq_off = irq_off
+        self._irq_on = irq_on
         amp = board.amplitude
         self.dac: "Any" = dac if dac is not None else _dac.make(board)
         self._npc = pulse.na_per_code(amp.ma_per_code)
@@ -74,7 +82,7 @@ class ChannelOutputs:
         self._dac_pads = pads
         self._plan: "Optional[array[int]]" = None  # stim.hal.native_io.go_live's plan, on the rp2 port
         if NATIVE:
-            words = [self._oe_reg, self._oe_mask, self.n, len(pads)]
+            words = [self._oe_reg, self._oe_mask, self.n, len(pads), 0, _DMA_MULTI_CHAN_TRIGGER]
             for w in self._live:
                 words.extend(w)
             words.extend(pads)
@@ -112,15 +120,31 @@ class ChannelOutputs:
                 self._armed[ch] = True
                 self._pending |= 1 << ch
 
-    def commit(self) -> None:
-        """With IRQs held back, after set_ua() for every channel, and only if no kill fired since the
-        tick read its inputs: the prepared channels go live, the DAC pads are armed, then output-enable
-        goes on. Allocation-free; a few register writes."""
+    def commit(self, kills: "array[int]", seen: int) -> bool:
+        """After set_ua() for every channel: with IRQs held back, and only if the kill path has not
+        fired since the tick read its inputs (kills[0] is still `seen`), the prepared channels go
+        live, the DAC pads are armed, then output-enable goes on. True if it went live; False if a
+        kill fired (nothing changed). Allocation-free; a few register writes."""
         arm = self._dac_arm
         plan = self._plan
         if plan is not None:
-            _native_go_live(plan, self._pending, 1 if arm else 0)
+            plan[4] = seen
+            live = bool(_native_commit(plan, self._pending, 1 if arm else 0, kills))
         else:
+            live = self._commit_mem32(kills, seen, arm)
+        if live:
+            self._pending = 0
+            if arm:
+                self._dac_arm = False
+                self._dac_live = True
+        return live
+
+    def _commit_mem32(self, kills: "array[int]", seen: int, arm: bool) -> bool:
+        """stim.hal.native_io.commit's check and writes, in its order, through mem32 (host VMs)."""
+        state = self._irq_off() if self._irq_off is not None else 0
+        try:
+            if kills[0] != seen:
+                return False
             mask = self._pending
             for c in range(self.n):
                 if mask & (1 << c):
@@ -129,10 +153,10 @@ class ChannelOutputs:
                 for a in self._dac_pads:
                     mem32[a] = _FUNC_PWM
             mem32[self._oe_reg] = self._oe_mask
-        self._pending = 0
-        if arm:
-            self._dac_arm = False
-            self._dac_live = True
+            return True
+        finally:
+            if self._irq_on is not None:
+                self._irq_on(state)
 
     def any_running(self) -> bool:
         for a in self._armed:

@@ -66,8 +66,8 @@ _DMA_MULTI_CHAN_TRIGGER = const(0x50000430)
 
 def go_live_mem32(words: "Tuple[int, ...]") -> None:
     """Channels go live: for each (D bit, CSR, CSR value, CTRL A, CTRL B) in words, trigger D, start
-    the slice at count 0, and hand both pads to it. stim.hal.native_io.go_live's writes, in its
-    order, through machine.mem32 (host VMs, the model)."""
+    the slice at count 0, and hand both pads to it. stim.hal.native_io.commit's writes for a
+    channel, in its order, through machine.mem32 (host VMs, the model)."""
     for i in range(0, len(words), 5):
         mem32[_DMA_MULTI_CHAN_TRIGGER] = words[i]  # D waits for the first wrap (DREQ)
         mem32[words[i + 1]] = words[i + 2]

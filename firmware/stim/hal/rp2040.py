@@ -60,8 +60,45 @@ def force_outputs_safe(path: str) -> bool:
     return True
 
 
+# Watchdog (datasheet 4.7.6). REASON says why the watchdog last reset the chip: TIMER (it ran out)
+# or FORCE (CTRL.TRIGGER: pico-sdk's watchdog_reboot, which machine.reset(), mpremote reset and the
+# bootrom's UF2 reboot use). reset_cause() is WDT_RESET for both, so every deploy used to boot into
+# FAULT "watchdog reset". SCRATCH0..3 are free for the application (pico-sdk uses 4..7) and, like
+# REASON, survive a watchdog reset; a power-on reset clears them.
+_WATCHDOG_REASON = 0x40058008
+_WATCHDOG_SCRATCH0 = 0x4005800C
+_REASON_TIMER = 1
+_WDT_MARKER = 0x50535744  # "PSWD": PicoStim's watchdog runs (written when it starts)
+
+
 def was_watchdog_reset() -> bool:
-    return reset_cause() == _WDT_RESET
+    """True only after an expiry of PicoStim's own watchdog: REASON TIMER with the marker in SCRATCH0.
+
+    Reads and clears the marker, so a later reset is judged by the next run's watchdog. An
+    intentional reset (machine.reset, mpremote, a UF2 copy) is REASON FORCE: False."""
+    ours = mem32[_WATCHDOG_SCRATCH0] == _WDT_MARKER
+    mem32[_WATCHDOG_SCRATCH0] = 0
+    return ours and reset_cause() == _WDT_RESET and bool(mem32[_WATCHDOG_REASON] & _REASON_TIMER)
+
+
+class Watchdog:
+    """machine.WDT with a timeout that can change while it runs (stim.supervisor.watchdog_ms).
+
+    set_timeout() is machine.WDT(timeout=) again: on the rp2 port that is pico-sdk's
+    watchdog_enable(), which loads the new timeout and restarts the count. Starting it writes
+    the marker that was_watchdog_reset() looks for."""
+
+    def __init__(self, timeout_ms: int) -> None:
+        mem32[_WATCHDOG_SCRATCH0] = _WDT_MARKER
+        self._wdt = WDT(timeout=timeout_ms)
+        self.timeout_ms = timeout_ms
+
+    def set_timeout(self, timeout_ms: int) -> None:
+        self._wdt = WDT(timeout=timeout_ms)
+        self.timeout_ms = timeout_ms
+
+    def feed(self) -> None:
+        self._wdt.feed()
 
 
 # Ticks leave the hal as plain ints (they are ints on the board; the stubs make
@@ -83,8 +120,8 @@ def sleep_ms(ms: int) -> None:
     time.sleep_ms(ms)
 
 
-def start_watchdog(timeout_ms: int) -> WDT:
-    return WDT(timeout=timeout_ms)
+def start_watchdog(timeout_ms: int) -> Watchdog:
+    return Watchdog(timeout_ms)
 
 
 class _In:
@@ -180,7 +217,9 @@ class KillPath:
         if NATIVE:
             self._plan = array("I", [self._oe_reg, self._oe_mask, low, high, low | high, len(pins)] + list(self._ctrl))
         self._dac = dac
-        self.count = 0  # how often it fired: the tick notices a kill it did not ask for
+        # How often it fired: the tick notices a kill it did not ask for. An array, so that the
+        # tick's commit (stim.hal.native_io.commit) can read it with IRQs held back.
+        self.fired = array("I", [0])
         # Stopping edges the IRQ saw on the key and on the e-stop. A key glitch or an e-stop tap
         # shorter than a tick is over before the tick reads the level; the tick acts on these
         # counts instead (found by tests/test_safety_stateful.py: a 5 ms e-stop tap killed the
@@ -191,6 +230,10 @@ class KillPath:
         self._estop_pin: "object" = None
         self._handler = self._irq  # bound methods made now, not in the IRQ
         self._zero_dac = self._zero_dac_soon
+
+    @property
+    def count(self) -> int:
+        return self.fired[0]
 
     def _park(self) -> None:
         plan = self._plan
@@ -204,7 +247,7 @@ class KillPath:
             self._park()
         except Exception:  # noqa: BLE001 - never raise out of a hard IRQ
             pass
-        self.count += 1
+        self.fired[0] += 1
         if self._dac is not None:
             try:
                 schedule(self._zero_dac, 0)  # preallocated callback; the queue holds 8

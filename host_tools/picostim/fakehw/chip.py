@@ -51,6 +51,16 @@ WDT_RESET = 3
 
 WDT_TIMEOUT_MAX_MS = 8388  # 24-bit counter, decremented twice per us on RP2040
 
+# Watchdog registers (datasheet 4.7.6). REASON says why the last reset came from the watchdog:
+# TIMER (its counter ran out) or FORCE (CTRL.TRIGGER: pico-sdk's watchdog_reboot, which
+# machine.reset(), mpremote reset and the bootrom's UF2 reboot use); reset_cause() is WDT_RESET
+# for both. REASON and SCRATCH0..7 survive a watchdog reset; a power-on reset clears them.
+WATCHDOG_BASE = 0x40058000
+WDT_REASON = 0x08
+WDT_SCRATCH0 = 0x0C
+WDT_REASON_TIMER = 1
+WDT_REASON_FORCE = 2
+
 # Register blocks (RP2040 datasheet 2.2). APB peripherals have atomic aliases:
 # +0x1000 XOR, +0x2000 SET, +0x3000 CLR. SIO has no aliases.
 SIO_BASE = 0xD0000000
@@ -98,7 +108,10 @@ class Chip:
         self.i2c_devices: dict[tuple[int, int], Any] = {}  # (bus id, addr) -> device
         self.bootsel = 0  # the BOOTSEL button, pressed by the world
         self.irq_errors: list[str] = []  # uncaught exceptions in IRQ handlers
-        self.resets: list[tuple[int, int, str]] = []  # (t_ns, cause, reason)
+        # (t_ns, cause, reason, REASON bits): REASON is 0 unless the watchdog reset the chip
+        self.resets: list[tuple[int, int, str, int]] = []
+        self.wdt_reason = 0  # the watchdog's REASON register
+        self.wdt_scratch = [0] * 8
         self.wdt_timeout_ms = 0  # 0: watchdog not started
         self._wdt_gen = 0
         self.wdt_fed_ns = 0
@@ -314,6 +327,10 @@ class Chip:
             from . import dma  # dma imports chip: resolve at first use
 
             return dma.block(self).read_reg(addr - DMA_BASE)
+        if base == WATCHDOG_BASE + WDT_REASON:
+            return self.wdt_reason
+        if WATCHDOG_BASE + WDT_SCRATCH0 <= base < WATCHDOG_BASE + WDT_SCRATCH0 + 32:
+            return self.wdt_scratch[(base - WATCHDOG_BASE - WDT_SCRATCH0) >> 2]
         raise ValueError("fakehw: no modelled register at " + hex(addr))
 
     def mem_write(self, addr: int, value: int) -> None:
@@ -359,6 +376,10 @@ class Chip:
 
             dma.block(self).write_reg(addr - DMA_BASE, value)
             return
+        if WATCHDOG_BASE + WDT_SCRATCH0 <= base < WATCHDOG_BASE + WDT_SCRATCH0 + 32:
+            i = (base - WATCHDOG_BASE - WDT_SCRATCH0) >> 2
+            self.wdt_scratch[i] = _apply_alias(alias, self.wdt_scratch[i], value)
+            return
         raise ValueError("fakehw: no modelled writable register at " + hex(addr))
 
     # -- watchdog ----------------------------------------------------------------
@@ -376,18 +397,25 @@ class Chip:
 
         def expire(_t: int) -> None:
             if gen == self._wdt_gen and self.wdt_timeout_ms:
-                self.trigger_reset(WDT_RESET, "watchdog timeout")
+                self.trigger_reset(WDT_RESET, "watchdog timeout", WDT_REASON_TIMER)
 
         self.clock.schedule(deadline, expire)
 
-    def trigger_reset(self, cause: int, reason: str) -> None:
-        """Reset the chip now and unwind whatever firmware code is running."""
-        self.reset(cause, reason)
+    def trigger_reset(self, cause: int, reason: str, wdt_reason: int = WDT_REASON_FORCE) -> None:
+        """Reset the chip now and unwind whatever firmware code is running.
+
+        wdt_reason: for a WDT_RESET, the REASON bits it leaves (FORCE, or TIMER for an expiry)."""
+        self.reset(cause, reason, wdt_reason)
         raise _clk.Reset(cause, reason)
 
-    def reset(self, cause: int, reason: str) -> None:
+    def reset(self, cause: int, reason: str, wdt_reason: int = WDT_REASON_FORCE) -> None:
         """Put the silicon in its reset state. The world (external drives, devices) stays."""
-        self.resets.append((self.clock.now_ns(), cause, reason))
+        if cause == WDT_RESET:
+            self.wdt_reason = wdt_reason
+        else:  # power-on: the watchdog's registers too
+            self.wdt_reason = 0
+            self.wdt_scratch = [0] * 8
+        self.resets.append((self.clock.now_ns(), cause, reason, self.wdt_reason))
         self.reset_cause = cause
         self._wdt_gen += 1
         self.wdt_timeout_ms = 0

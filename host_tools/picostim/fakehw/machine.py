@@ -346,9 +346,9 @@ def reset_cause() -> int:
 
 
 def reset() -> None:
-    # rp2's machine.reset() reboots through the watchdog (watchdog_reboot), so
-    # the next boot reads reset_cause() == WDT_RESET, exactly as on the board.
-    _chip.current().trigger_reset(WDT_RESET, "machine.reset()")
+    # rp2's machine.reset() reboots through the watchdog (watchdog_reboot: CTRL.TRIGGER), so
+    # the next boot reads reset_cause() == WDT_RESET with REASON FORCE, exactly as on the board.
+    _chip.current().trigger_reset(WDT_RESET, "machine.reset()", _chip.WDT_REASON_FORCE)
 
 
 def soft_reset() -> None:
