@@ -42,7 +42,8 @@ PROTOCOL = 1  # bump when a reply changes incompatibly
 
 LINE_MAX = const(1024)  # bytes in one request line, without its newline
 IN_PER_TICK = const(64)  # bytes read from the port per tick
-OUT_PER_TICK = const(128)  # bytes written to the port per tick
+OUT_PER_TICK = const(128)  # bytes written to the port per tick: two USB packets
+PACKET = const(64)  # the CDC IN endpoint's packet size (full speed)
 LOG_CHUNK = const(256)  # log file bytes read per tick during log.export
 EMIT_MAX = const(8)  # status lines waiting to go out; more are dropped (and counted)
 ID_MAX = const(32)  # characters of a string request id
@@ -96,6 +97,20 @@ def _request_id(req: "Dict[str, Any]") -> "Any":
     if isinstance(v, str) and len(v) <= ID_MAX:
         return v
     raise Bad("id: an integer or a string of at most " + str(ID_MAX) + " characters")
+
+
+def packed(line: bytes) -> bytes:
+    """line plus its newline, padded with spaces before the newline to whole USB packets.
+
+    JSON ignores the spaces. MicroPython's rp2 port blocks a write of n bytes until n bytes of
+    the 256-byte TX FIFO are free, for up to 500 ms (shared/tinyusb/mp_usbd_cdc.c,
+    MICROPY_HW_USB_CDC_TX_TIMEOUT), and POLLOUT only says one byte is free. If every write is one
+    whole packet, the host takes whole packets, so the free space is always a multiple of a
+    packet: POLLOUT then means a packet fits and the write returns at once, even while the host
+    has stopped reading (which used to starve the watchdog: issue 12)."""
+    n = len(line) + 1
+    pad = -n % PACKET
+    return line + b" " * pad + b"\n"
 
 
 class Console:
@@ -177,7 +192,7 @@ class Console:
         if len(self._notes) >= EMIT_MAX:
             self.dropped += 1
             return
-        self._notes.append(line.encode() + b"\n")
+        self._notes.append(packed(line.encode()))
 
     def _receive(self) -> None:
         if self._rx_pos >= self._rx_len:
@@ -210,8 +225,9 @@ class Console:
         self.handle_line(bytes(self._line[:n]))
 
     def _send(self) -> None:
-        if not self.port.writable():
-            return
+        """Whole packets only, each after the port said it has room (stim.hal.usb_serial: a write
+        never waits then). Lines are padded to whole packets (packed()), so the board's TX FIFO
+        always holds whole packets, and room for one byte is room for a packet."""
         budget = OUT_PER_TICK
         while budget > 0:
             if self._cur is None:
@@ -222,13 +238,12 @@ class Console:
                 else:
                     return
                 self._pos = 0
+            if not self.port.writable():
+                return  # the host is not reading: the rest waits, status lines beyond EMIT_MAX are dropped
             cur = self._cur
-            k = len(cur) - self._pos
-            if k > budget:
-                k = budget
-            self.port.write(cur[self._pos:self._pos + k])
-            self._pos += k
-            budget -= k
+            self.port.write(cur[self._pos:self._pos + PACKET])
+            self._pos += PACKET
+            budget -= PACKET
             if self._pos >= len(cur):
                 self._cur = None
 
@@ -237,7 +252,7 @@ class Console:
             d["id"] = rid
         if not d.get("ok", True):
             self.errors += 1
-        self._out.append(json.dumps(d).encode() + b"\n")
+        self._out.append(packed(json.dumps(d).encode()))
 
     # -- one request line --------------------------------------------------------------------
     def handle_line(self, raw: bytes) -> "Optional[Dict[str, Any]]":
@@ -461,7 +476,7 @@ class Console:
             self._export_id = None
 
     def _emit_record(self, d: "Dict[str, Any]") -> None:
-        self._out.append(json.dumps({"log": d}).encode() + b"\n")
+        self._out.append(packed(json.dumps({"log": d}).encode()))
 
     def _end_export(self) -> None:
         ex = self._export

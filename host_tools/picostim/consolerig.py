@@ -34,6 +34,7 @@ class Port:
         self.out = bytearray()
         self.can_write = True
         self.reads = 0  # bytes handed to the console
+        self.write_sizes: List[int] = []  # bytes per write() call
 
     def feed(self, data: bytes) -> None:
         self.inbuf.extend(data)
@@ -57,17 +58,19 @@ class Port:
 
     def write(self, data: "Any") -> int:
         self.out.extend(data)
+        self.write_sizes.append(len(data))
         return len(data)
 
     def lines(self) -> "List[bytes]":
-        """Complete lines written so far (taken out of `out`)."""
+        """Complete lines written so far (taken out of `out`), without the spaces that pad them to
+        whole USB packets (stim.console.packed)."""
         out = self.out
         j = out.rfind(b"\n")
         if j < 0:
             return []
         done = bytes(out[:j])
         self.out = bytearray(out[j + 1:])
-        return done.split(b"\n")
+        return [line.rstrip(b" ") for line in done.split(b"\n")]
 
     def replies(self) -> "List[Dict[str, Any]]":
         return [json.loads(line) for line in self.lines()]

@@ -316,3 +316,14 @@ def test_status_lines_go_out_whole_between_replies_and_are_bounded() -> None:
     rig.port.can_write = True
     rig.tick(10)
     assert rig.port.lines() == [b'{"status": "N%d"}' % i for i in range(console.EMIT_MAX)]
+    # Every write is one whole USB packet (lines are padded with spaces before the newline): the
+    # board's TX FIFO then never holds part of a packet, and POLLOUT means a packet fits.
+    assert set(rig.port.write_sizes) == {console.PACKET}, rig.port.write_sizes
+
+
+def test_lines_are_padded_to_whole_packets_before_their_newline() -> None:
+    for n in (0, 1, 62, 63, 64, 65, 200):
+        line = b"x" * n
+        p = console.packed(line)
+        assert len(p) % console.PACKET == 0 and len(p) - n - 1 < console.PACKET, (n, len(p))
+        assert p.endswith(b"\n") and p[:n] == line and p[n:-1] == b" " * (len(p) - n - 1)
