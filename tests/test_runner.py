@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 from picostim.fakehw.chip import WDT_RESET
 from picostim.fakehw.runner import BOARDS_DIR, BoardRunner
@@ -50,6 +51,37 @@ def test_bad_board_file_is_a_fault_not_a_crash(tmp_path: Path) -> None:
         assert "board file" in str(st[-1]["reason"])
         assert r.crashes == []
         assert r.boots == 1
+
+
+def test_a_board_file_with_another_clock_is_refused(tmp_path: Path) -> None:
+    """A file saying 200 MHz, which nothing sets, would make every phase 1.6x wider (issue 12)."""
+    d = json.loads((BOARDS_DIR / "stim4.json").read_text())
+    d["cpu_hz"] = 200_000_000
+    bad = tmp_path / "fast.json"
+    bad.write_text(json.dumps(d))
+    with BoardRunner(bad) as r:
+        r.run_for(200 * MS)
+        st = _status(r)
+        assert st[-1]["status"] == "FAULT" and "cpu_hz" in str(st[-1]["reason"]), st[-1]
+        assert r.crashes == []
+
+
+def test_a_chip_that_runs_another_clock_than_the_board_file_says_boots_into_fault(monkeypatch: Any) -> None:
+    """The firmware reads machine.freq() at boot: pulse settings hold only at the checked clock."""
+    from picostim.fakehw.chip import Chip
+
+    monkeypatch.setattr(Chip, "clock_hz", lambda _self: 133_000_000)
+    brd = board_mod.load(str(BOARDS_DIR / "stim4.json"))
+    with BoardRunner(BOARDS_DIR / "stim4.json") as r:
+        World(r.chip, brd).key(True)
+        r.run_for(200 * MS)
+        st = _status(r)
+        assert [s["status"] for s in st] == ["FAULT"], st
+        assert st[0]["reason"] == "clock: the chip runs at 133000000 Hz, the board file says 125000000 Hz"
+        oe = brd.outputs.output_enable
+        assert r.chip.level(oe.pin) != oe.active_level
+        for pin in brd.stim_pins():
+            assert r.chip.edges(pin, 0, r.now_ns) == []
 
 
 def _tiny_firmware(tmp_path: Path, main_py: str) -> Path:

@@ -16,6 +16,8 @@ guard exists for, as picostim.safetycheck sees it from the model:
   so a running loop is reset by the watchdog.
 - the watchdog policy (a timer feeds the watchdog, not the supervisor's decision) with a hung loop:
   no reset comes, and the outputs stay on past the watchdog timeout.
+- _pump_guard -> True (the charge pump toggles in every state): the output stage keeps its supply
+  in SAFE, READY and FAULT.
 
 _wdt_guard -> True on its own changes nothing the model can see, by construction: every level is
 written through _cap_guard and zeroed outside RUNNING before the check runs, so the check never
@@ -48,6 +50,7 @@ MUTANTS: "dict[str, tuple[dict[str, Any], bool, str]]" = {
                                    "[cap]"),
     "watchdog guard": ({"_wdt_guard": lambda self: False}, False, "[health]"),
     "watchdog policy": ({}, True, "[watchdog]"),
+    "charge pump guard": ({"_pump_guard": lambda self: True}, False, "[pump]"),
 }
 
 

@@ -167,6 +167,22 @@ def test_hang_keeps_the_pwm_running_but_stops_the_dynamic_enable() -> None:
         sess.close()
 
 
+def test_the_charge_pump_toggles_only_while_a_session_runs_and_stops_at_the_kill() -> None:
+    """Dynamic enable (issue 12 item 5): no toggles in SAFE and READY, one per tick in RUNNING, none
+    from the kill on (the IRQ parks the pin; the tick never toggles it again)."""
+    sess = _run("0.1 key on\n0.5 press start_pause\n1.0 press plus\n1.5 key off\n", 1.8)
+    try:
+        pump = sess.board.outputs.charge_pump
+        assert pump is not None
+        assert sess.chip.edges(pump.pin, 0, 500 * MS) == []  # SAFE, then READY with the key in
+        running = sess.chip.edges(pump.pin, 600 * MS, 1500 * MS)
+        assert 80 <= len(running) <= 91, len(running)  # a toggle per 10 ms tick
+        after = sess.chip.edges(pump.pin, 1500 * MS + 200_000, 1800 * MS)
+        assert after == [] and sess.chip.level(pump.pin, 1800 * MS) != pump.active_level
+    finally:
+        sess.close()
+
+
 def test_power_cut_reboots_with_a_power_on_reset() -> None:
     sess = _run("0.1 key on\n0.5 power cut\n", 1.0)
     try:

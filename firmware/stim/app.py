@@ -70,6 +70,10 @@ def main() -> None:
     except Exception as e:  # noqa: BLE001 - a bad board file is a latched fault, never a crash
         _fault_forever("board file: " + str(e))
         return
+    hz = hal.cpu_hz()
+    if hz != brd.cpu_hz:  # pulse widths and the RMS cap hold only at the clock they were checked at
+        _fault_forever("clock: the chip runs at %d Hz, the board file says %d Hz" % (hz, brd.cpu_hz))
+        return
     try:
         ctl = build(brd, hal.was_watchdog_reset())
     except Exception as e:  # noqa: BLE001 - any boot failure: outputs off, latched, no resume

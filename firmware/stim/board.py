@@ -38,6 +38,16 @@ PULLS = ("up", "down")
 MAX_CHANNELS = 8  # one PWM slice per channel
 NAME_MAX = 16  # channel names are shown on a 128 px display
 PWM_MIN_HZ = 8  # below this machine_pwm.c raises "freq too small" at 125 MHz
+# The system clock: MicroPython's rp2 port starts at 125 MHz and PicoStim never changes it. A board
+# file may state it (cpu_hz) but not choose another: the firmware checks machine.freq() against it
+# at boot, takes every pulse setting from the measured clock, and the RP2040 model (fakehw) and the
+# pulse tests run at this clock only. (Issue 12: a file saying 200 MHz, which nothing set, would
+# have made every phase 1.6x wider and broken the RMS cap.)
+CPU_HZ = 125000000
+# outputs.charge_pump.hold_ms when the file does not say: how long the output stage keeps its
+# supply after the last toggle (the pump's reservoir). Longer is the cautious guess: the safety
+# checker counts the stage as powered for that long.
+PUMP_HOLD_MS = 20
 # The tick turns an ADC reading into current as read_u16() x (nA per count); up to this scale the
 # product stays below 2**30, a small int on the RP2040, so reading the sense lines allocates nothing.
 SENSE_MA_PER_V_MAX = 300
@@ -89,7 +99,7 @@ class Output:
     """A digital output (buzzer: PWM when pwm_hz is set; status LED: optional blink patterns)."""
 
     def __init__(self, name: str, pin: int, active_level: int, pwm_hz: "Optional[int]" = None,
-                 patterns: "Optional[Dict[str, Tuple[int, ...]]]" = None) -> None:
+                 patterns: "Optional[Dict[str, Tuple[int, ...]]]" = None, hold_ms: "Optional[int]" = None) -> None:
         self.name = name
         self.pin = pin
         self.active_level = active_level
@@ -98,6 +108,8 @@ class Output:
         # status_led only: state name (LED_STATES) -> (on ms, off ms, on ms, ...); "on" is (1000, 0),
         # "off" (0, 1000). States the board leaves out keep stim.feedback's defaults.
         self.patterns = patterns
+        # charge_pump only: how long the output stage keeps its supply after the last toggle
+        self.hold_ms = hold_ms
 
 
 class Channel:
@@ -609,10 +621,13 @@ def _led_patterns(v: "Any", path: str) -> "Dict[str, Tuple[int, ...]]":
     return out
 
 
-def _output(v: "Any", path: str, name: str, ctx: _Ctx, pwm_ok: bool, led: bool = False) -> Output:
+def _output(v: "Any", path: str, name: str, ctx: _Ctx, pwm_ok: bool, led: bool = False,
+            pump: bool = False) -> Output:
     opt: "Tuple[str, ...]" = ("pwm_hz",) if pwm_ok else ()
     if led:
         opt = ("patterns",)
+    if pump:
+        opt = ("hold_ms",)
     d = _obj(v, path, ("pin", "active_level"), opt)
     pin = ctx.pin_key(d, "pin", path)
     active = _int(d, "active_level", path, 0, 1)
@@ -623,7 +638,10 @@ def _output(v: "Any", path: str, name: str, ctx: _Ctx, pwm_ok: bool, led: bool =
     patterns: "Optional[Dict[str, Tuple[int, ...]]]" = None
     if d.get("patterns") is not None:
         patterns = _led_patterns(d["patterns"], path + ".patterns")
-    return Output(name, pin, active, hz, patterns)
+    hold: "Optional[int]" = None
+    if pump:
+        hold = _int(d, "hold_ms", path, 1, 1000) if d.get("hold_ms") is not None else PUMP_HOLD_MS
+    return Output(name, pin, active, hz, patterns, hold)
 
 
 def _outputs(v: "Any", ctx: _Ctx) -> Outputs:
@@ -633,7 +651,7 @@ def _outputs(v: "Any", ctx: _Ctx) -> Outputs:
     buzzer = _output(d["buzzer"], "outputs.buzzer", "buzzer", ctx, True)
     cp: "Optional[Output]" = None
     if d.get("charge_pump") is not None:
-        cp = _output(d["charge_pump"], "outputs.charge_pump", "charge_pump", ctx, False)
+        cp = _output(d["charge_pump"], "outputs.charge_pump", "charge_pump", ctx, False, pump=True)
     return Outputs(oe, led, buzzer, cp)
 
 
@@ -747,7 +765,13 @@ def validate(d: "Any") -> Board:
     schema = _int(root, "schema", "", SCHEMA, SCHEMA)
     name = _str(root, "name", "", 40)
     description = _str(root, "description", "", 400) if "description" in root else ""
-    cpu_hz = _int(root, "cpu_hz", "", 48000000, 200000000) if "cpu_hz" in root else 125000000
+    cpu_hz = CPU_HZ
+    if "cpu_hz" in root:
+        cpu_hz = _int(root, "cpu_hz", "", 1, 200000000)
+        if cpu_hz != CPU_HZ:
+            raise BoardError("cpu_hz", "%d Hz: PicoStim runs the RP2040 at MicroPython's %d Hz and never"
+                             " changes it (pulse timing and the RMS cap are verified there); remove"
+                             " cpu_hz or set it to %d" % (cpu_hz, CPU_HZ, CPU_HZ))
     hardware_safety = _str(root, "hardware_safety", "", 2000)
     ctx = _Ctx(cpu_hz)
     chv = root["channels"]

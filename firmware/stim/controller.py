@@ -70,6 +70,7 @@ class Controller:
         self.program: "Any" = None
         self.out_ua: "List[int]" = [0] * n  # what each channel was driven to last tick
         self.driving = False  # some channel was driven above 0 this tick
+        self._killed_now = False  # this tick found the kill path fired: outputs off, no pump toggle
         self.envelope = 0  # permille of the level, from the program's work/rest cycle
         self.error: "Optional[str]" = None  # text of the last internal error
         self.ticks = 0
@@ -234,7 +235,10 @@ class Controller:
                 if self.sup.alert is None and rec.store.warnings:
                     self.sup.alert = rec.store.warnings[-1]
         self._feedback(now_ms)
-        hw.toggle_charge_pump()
+        if self.sup.pump and not self._killed_now:
+            hw.toggle_charge_pump()  # the stage keeps its supply only while this goes on
+        else:
+            hw.stop_charge_pump()
         if self.sup.feed_wdt and self.watchdog is not None:
             self.watchdog.feed()
 
@@ -288,6 +292,7 @@ class Controller:
         self.envelope = env
         outs = self.outputs
         kill = self.kill
+        self._killed_now = False
         if running and kill.count == self._kills_seen:
             driving = False
             for c in range(self.n):
@@ -306,6 +311,7 @@ class Controller:
             # landing mid-tick was undone by the same tick's outputs for up to 10 ms: found by
             # picostim.safetycheck, bench/safety.py's kill-latency runs.)
             self._kills_seen = kill.count
+            self._killed_now = True
             outs.forget_running()
         outs.all_off()  # cheap, and re-asserted every idle tick; zeroes a code written after a kill
         for c in range(self.n):

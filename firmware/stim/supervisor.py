@@ -20,6 +20,8 @@ Why no sequence of events can stimulate someone who should not be:
   on again with the e-stop released. After a watchdog reset the board starts in
   FAULT "watchdog reset".
 - `feed_wdt` is True only when this step's consistency checks passed.
+- `pump` (the charge pump, a dynamic enable) may toggle only in RUNNING: in
+  every other state the output stage loses its supply.
 
 State chart: docs/safety.md.
 """
@@ -137,6 +139,7 @@ class Supervisor:
         self.session_ms = 0  # running time of the current session
         self.sessions = 0
         self.feed_wdt = False
+        self.pump = False  # the charge pump may toggle (stim.controller): only in RUNNING
         self.key = False  # debounced: key present
         self.estop_released = False  # debounced
         self._key_raw = False
@@ -208,6 +211,10 @@ class Supervisor:
     def _ramp_guard(self, dt_ms: int) -> int:
         """How far a level may rise in dt_ms (every start begins from 0)."""
         return self.ramp_ua_per_s * dt_ms // 1000
+
+    def _pump_guard(self) -> bool:
+        """The output stage may have supply (the charge pump toggles) only while a session runs."""
+        return self.state == RUNNING
 
     def _wdt_guard(self) -> bool:
         """Feed only if every invariant holds after this step."""
@@ -305,6 +312,7 @@ class Supervisor:
             self.latch_fault("internal error: supervisor invariant")
             ok = False
         self.feed_wdt = ok
+        self.pump = self._pump_guard()
 
     def check_sense(self, ch: int, applied_ua: int, sensed_ua: int) -> None:
         """Compare what channel ch was driven to with what the sense line measured.

@@ -50,6 +50,11 @@ checks the model's outputs against it:
    short on that channel's sense line, no open electrode driven above 10 mA for
    more than OPEN_HOLD_NS, and after a watchdog reset the first status line
    is FAULT "watchdog reset" (or MAINTENANCE: the escape, which runs nothing).
+7. Pump. On a board with a charge pump (dynamic enable), it toggles only while
+   armed, or within TICK_LATENCY_NS of the disarming point (the tick that acts
+   on the stop). Its effect is modelled too: without a toggle for the board
+   file's hold_ms the output stage has no supply, and rule 1 counts its
+   outputs as off.
 
 `Rig` runs the real firmware (boot.py, main.py) on the model through
 fakehw.runner.BoardRunner with a World and a checker, and gives tests and
@@ -337,6 +342,11 @@ class SafetyChecker:
         self._stim = [(c.pulse_a, c.pulse_b) for c in board.channels]
         oe = board.outputs.output_enable
         self._oe = (oe.pin, oe.active_level)
+        pump = board.outputs.charge_pump
+        # (pin, hold in ns): the stage has supply only within hold of the pump's last toggle
+        self._pump: Optional[tuple[int, int]] = None
+        if pump is not None and pump.hold_ms is not None:
+            self._pump = (pump.pin, pump.hold_ms * MS)
         self._board_max = round(board.limits.board_max_ma * 1000)
         self._ch_max = [channel_max_ua(board, c) for c in range(n)]
         self._rate = round(board.limits.ramp_ma_per_s * 1000)  # uA/s
@@ -624,9 +634,32 @@ class SafetyChecker:
         if not self.armed:
             f = max(a, self.off_from)
             if f < b:
-                self._check_off(f, b)
+                for x, y in self._powered(f, b):
+                    self._check_off(x, y)
+            if self._pump is not None:
+                g = max(a, self.off_from + TICK_LATENCY_NS)
+                edge = next((t for t, _v in self.chip.edges(self._pump[0], g, b)), -1) if g < b else -1
+                if edge >= 0:
+                    self._fail(edge, "pump", "the charge pump toggles: outputs must be off (" + self.off_why + ")")
             return
         self._check_on(a, b)
+
+    def _powered(self, f: int, b: int) -> "list[tuple[int, int]]":
+        """The parts of [f, b) in which the output stage has supply: all of it without a charge pump;
+        with one, within hold of a toggle (its reservoir runs dry after that)."""
+        if self._pump is None:
+            return [(f, b)]
+        pin, hold = self._pump
+        out: list[tuple[int, int]] = []
+        for t, _v in self.chip.edges(pin, f - hold, b):
+            x, y = max(t, f), min(t + hold, b)
+            if x >= y:
+                continue
+            if out and x <= out[-1][1]:
+                out[-1] = (out[-1][0], max(out[-1][1], y))
+            else:
+                out.append((x, y))
+        return out
 
     def _check_off(self, f: int, b: int) -> None:
         chip = self.chip

@@ -20,7 +20,7 @@ frequency and width never change under current.
 
 from array import array
 
-from machine import mem32
+from machine import freq, mem32
 from micropython import const
 
 from stim import pulse
@@ -66,7 +66,7 @@ class ChannelOutputs:
         self._max_ua: "Tuple[int, ...]" = tuple(maxes)
         self.chans = tuple(PulseChannel(ch.pulse_a, ch.pulse_b) for ch in board.channels)
         self.n = len(self.chans)
-        self._cpu_hz = board.cpu_hz
+        self._cpu_hz: int = freq()  # the measured clock, never the file's word (app.main checks they agree)
         self._guard_us = board.limits.guard_us
         self.code: "List[int]" = [0] * self.n  # the DAC code last written, per channel
         self._armed: "List[bool]" = [False] * self.n

@@ -116,6 +116,11 @@ ticks_diff = ticks.diff
 ticks_add = ticks.add
 
 
+def cpu_hz() -> int:
+    """The system clock the chip runs at now (machine.freq(): pico-sdk's clock_get_hz(clk_sys))."""
+    return machine.freq()  # type: ignore[no-any-return]
+
+
 def sleep_ms(ms: int) -> None:
     time.sleep_ms(ms)
 
@@ -179,7 +184,8 @@ def park_mem32(oe_reg: int, oe_mask: int, low: int, high: int, ctrl: "Tuple[int,
 
 
 class KillPath:
-    """Output-enable off, every stim pin and PWM-DAC pin to GPIO low, then DAC codes to 0.
+    """Output-enable off, every stim pin and PWM-DAC pin to GPIO low, the charge pump stopped, then DAC
+    codes to 0.
 
     Runs from hard IRQs on the key and e-stop pins and from the tick. It uses
     only objects made here in advance, allocates nothing, and never raises: an
@@ -207,6 +213,12 @@ class KillPath:
             low |= 1 << oe.pin
         else:
             high |= 1 << oe.pin
+        pump = board.outputs.charge_pump
+        if pump is not None:  # a static level: the pump stops, and the stage loses its supply
+            if pump.active_level:
+                low |= 1 << pump.pin
+            else:
+                high |= 1 << pump.pin
         self._oe_reg = _SIO_OUT_CLR if oe.active_level else _SIO_OUT_SET
         self._oe_mask = 1 << oe.pin
         self._low = low
@@ -357,6 +369,12 @@ class Hardware:
         if self.charge_pump is not None:
             self._pump_level = not self._pump_level
             self.charge_pump.set(self._pump_level)
+
+    def stop_charge_pump(self) -> None:
+        """No more toggles: the stage loses its supply after the board file's hold_ms."""
+        if self.charge_pump is not None and self._pump_level:
+            self._pump_level = False
+            self.charge_pump.set(False)
 
 
 def irq_off() -> int:

@@ -62,6 +62,10 @@ export class Chip {
     mcu.flash.set(this.flashImage);
     this.flashImage = mcu.flash; // the patches write this array; the next chip copies it
     this.mcu = mcu;
+    // A cycle's length follows clk_sys when the firmware reprograms the PLL (rp2040js recomputes
+    // clkSys from the PLL and CLOCKS registers): the run loop reads it at every instruction.
+    this.cycleNs = 1e9 / mcu.clkSys;
+    mcu.addClockListener((hz) => { this.cycleNs = 1e9 / hz; });
     this.hooks = new Map(); // ROM pc -> handler(chip) ; returns true if it replaced the call
     this.onInstruction = []; // per-instruction observers (kept few: they cost time)
     this.cdc = new USBCDC(mcu.usbCtrl);
@@ -140,15 +144,14 @@ export class Chip {
       checkAt = Math.min(checkAt, clock.nanos);
       const mcu = this.mcu;
       const core = mcu.core;
-      const cycleNs = 1e9 / mcu.clkSys;
       const end = untilNs - this.baseNs;
       const obs = this.onInstruction;
       const hooks = this.hooks;
       while (clock.nanos < end && !this.pendingReset) {
         if (core.waiting) {
           const step = Math.min(clock.nanosToNextAlarm, end - clock.nanos);
-          clock.tick(step > 0 ? step : cycleNs);
-          this.stats.idleNs += step > 0 ? step : cycleNs;
+          clock.tick(step > 0 ? step : this.cycleNs);
+          this.stats.idleNs += step > 0 ? step : this.cycleNs;
         } else {
           const pc = core.PC;
           if (pc < ROM_END && hooks.size) {
@@ -156,8 +159,9 @@ export class Chip {
             if (h && h(this)) continue;
           }
           const cycles = core.executeInstruction();
-          clock.tick(cycles * cycleNs);
-          this.stats.busyNs += cycles * cycleNs;
+          const ns = cycles * this.cycleNs;
+          clock.tick(ns);
+          this.stats.busyNs += ns;
           for (let k = 0; k < obs.length; k++) obs[k](this);
         }
         if (clock.nanos >= checkAt) {
