@@ -28,3 +28,10 @@ def test_kill_latency_waits_for_output_enable_and_every_stim_pin() -> None:
     assert kill_latency_ns(PinTrace([*pins, (4_000, 3, None)], levels), STIM4, 500, 10_000) == 2_500
     # Output-enable back on before the window ends: not killed.
     assert kill_latency_ns(PinTrace([*pins, (5_000, OE, 1)], levels), STIM4, 500, 10_000) is None
+
+
+def test_changes_counts_the_pad_changes_in_a_half_open_window() -> None:
+    trace = PinTrace([(10, 3, 1), (20, 3, 0), (30, 3, 1), (30, 4, 1)], [0] * 30)
+    assert trace.changes(3, 0, 100) == 3
+    assert trace.changes(3, 10, 30) == 2  # 10 in, 30 out
+    assert trace.changes(3, 31, 100) == 0 and trace.changes(5, 0, 100) == 0

@@ -33,6 +33,11 @@ class PinTrace:
         i = bisect.bisect_right(ts, ns)
         return self.values[gpio][i - 1] if i else self.initial[gpio]
 
+    def changes(self, gpio: int, t0: int, t1: int) -> int:
+        """How many times the pad changed in [t0, t1)."""
+        ts = self.times.get(gpio, [])
+        return bisect.bisect_left(ts, t1) - bisect.bisect_left(ts, t0)
+
     def settled(self, gpio: int, want: int, t0: int, t1: int) -> Optional[int]:
         """The first time in [t0, t1] from which the pad stays at `want` (None = low) through t1;
         None if it is not at `want` at t1."""
