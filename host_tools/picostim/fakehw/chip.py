@@ -188,15 +188,19 @@ class Chip:
         saved = _current
         set_current(self)
         self.clock._depth += 1  # time may move inside the handler, no event runs
+        outer_cost = self.clock.call_cost_ns
         try:
             entry = self.clock.cost["irq_entry_ns"]
             if entry:  # the VM's IRQ dispatch and the handler's Python before its first write
                 self.clock.advance(entry)
+            # The handler's register writes: Thumb code on the board (stim.hal.native_io.park)
+            self.clock.call_cost_ns = self.clock.cost.get("irq_call_ns", outer_cost)
             if locked:
                 _heap_lock()
             try:
                 handler(g.irq_pin)
             finally:
+                self.clock.call_cost_ns = outer_cost
                 if locked:
                     _heap_unlock()
         except Exception as e:  # noqa: BLE001 - mirrors mpirq.c, which catches everything

@@ -25,26 +25,27 @@ DEFAULT_CALL_COST_NS = 2_000
 
 # Virtual time for the firmware's own Python on the safety paths, which the per-call cost above
 # leaves out (issue 11 item 6: a model that keeps up with silicon). Calibrated against the silicon
-# tier (picostim.silicon: MicroPython v1.28.0 on rp2040js), stim4 with its PWM DAC, 2026 session of
-# issue 11, host_tools/picostim/silicon observers (masked windows, pad trace):
+# tier (picostim.silicon: MicroPython v1.28.0 on rp2040js), stim4 with its PWM DAC, in the session
+# of issue 12, once the kill path and the tick's commit ran as Thumb code (stim.hal.native_io):
 PYTHON_COST = {
     # Hard IRQ entry: from a key-out / e-stop edge to the kill handler's first register write
-    # (MicroPython's IRQ dispatch, KillPath._irq and fire's set-up). Silicon: edge to the last
-    # stim/DAC pin parked, edges outside masked windows, median 128 us (115..150 us, 12 edges);
-    # the model's own 15 register writes and 4 other calls at 2 us each park the last pin ~30 us
-    # after entry, so entry = 128 - 30 = 98 us.
-    "irq_entry_ns": 98_000,
-    # The tick's IRQs-held-back section (Controller._apply, irq_off..irq_on), charged before IRQs
-    # come back on, so an edge in it waits: a fixed part plus a cost per hardware call made inside
-    # it (instead of DEFAULT_CALL_COST_NS). Silicon, tens_conventional on four channels: steady
-    # ticks 345 us (model: 5 calls), the tick that arms four pulse trains 1094 us (model: 41
-    # calls): 345 = base + 5 k, 1094 = base + 41 k gives k = 20.8 us, base = 241 us. (Idle ticks,
-    # READY: silicon 459 us, this model 262 us: the held-back section's Python is not in
-    # proportion to its hardware calls; the worst case, the arming tick, is what is fitted.)
-    "masked_window_ns": 241_000,
-    "masked_call_ns": 20_800,
+    # (MicroPython's IRQ dispatch and KillPath._irq up to the native park). Silicon: a minimal
+    # hard handler writes 16-17 us after its edge; the kill path, edge to the last of its 16 pads
+    # parked, median 24.1 us, max 30.9 us (200 edges across the tick, bench silicon.kill_*).
+    "irq_entry_ns": 18_000,
+    # A register write inside a hard IRQ handler: the native park makes 16 in ~6 us (0.4 us each;
+    # the model makes them through mem32, one call each). 18 + 16 x 0.4 = 24.4 us to the last pad.
+    "irq_call_ns": 400,
+    # The tick's IRQs-held-back section (stim.hal.outputs.ChannelOutputs.commit): on silicon one
+    # Thumb routine between cpsid and cpsie, a few hundred ns even when it starts four channels;
+    # the longest masked window the bench sees on silicon is MicroPython's own, 1.9 us. The model
+    # makes the commit's writes through mem32 inside machine.disable_irq()/enable_irq(): a fixed
+    # part plus a cost per write (up to 21: four channels, four DAC pads, output-enable).
+    "masked_window_ns": 1_000,
+    "masked_call_ns": 50,
 }
-NO_PYTHON_COST = {"irq_entry_ns": 0, "masked_window_ns": 0, "masked_call_ns": DEFAULT_CALL_COST_NS}
+NO_PYTHON_COST = {"irq_entry_ns": 0, "irq_call_ns": DEFAULT_CALL_COST_NS, "masked_window_ns": 0,
+                  "masked_call_ns": DEFAULT_CALL_COST_NS}
 
 
 def _calibrated_from_env() -> bool:
