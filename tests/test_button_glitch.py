@@ -1,35 +1,39 @@
-"""The hal's button sample is two read passes in a row: a level seen by one pass only is no press."""
+"""The hal's button sample is two reads of the pads in a row: a level seen by one read only is no press."""
 
 from picostim.consolerig import Rig
+from stim.board import BUTTONS
 
 
-class _Flaky:
-    """A button input that reads pressed on the first `n` reads only (a spike)."""
-
-    def __init__(self, n: int) -> None:
-        self.left = n
-
-    def active(self) -> bool:
-        self.left -= 1
-        return self.left >= 0
-
-
-class _Held:
-    def active(self) -> bool:
-        return True
+def _pads(rig: Rig, pressed: "tuple[str, ...]") -> int:
+    """GPIO_IN with these buttons pressed and every other one at its idle level."""
+    v = 0
+    for name in BUTTONS:
+        spec = rig.board.inputs.buttons[name]
+        level = spec.active_level if name in pressed else 1 - spec.active_level
+        v |= level << spec.pin
+    return v
 
 
-def test_a_spike_seen_by_one_read_pass_is_not_a_press() -> None:
-    hw = Rig().ctl.hw
-    buttons = list(hw.buttons)
-    buttons[1] = _Flaky(1)  # plus: pressed on the first pass, released on the second
-    hw.buttons = tuple(buttons)
-    assert hw.buttons_mask() == 0
+def _scripted(rig: Rig, reads: "list[int]") -> None:
+    """The pads read these GPIO_IN values, one per read, instead of the model's."""
+    rig.ctl.hw._pads = lambda: reads.pop(0)
 
 
-def test_a_press_seen_by_both_passes_is_a_press() -> None:
-    hw = Rig().ctl.hw
-    buttons = list(hw.buttons)
-    buttons[1] = _Held()
-    hw.buttons = tuple(buttons)
-    assert hw.buttons_mask() == 1 << 1
+def test_a_spike_seen_by_one_read_is_not_a_press() -> None:
+    rig = Rig()
+    _scripted(rig, [_pads(rig, ("plus",)), _pads(rig, ())])  # pressed on the first read, released on the second
+    assert rig.ctl.hw.buttons_mask() == 0
+
+
+def test_a_press_seen_by_both_reads_is_a_press() -> None:
+    rig = Rig()
+    _scripted(rig, [_pads(rig, ("plus",)), _pads(rig, ("plus",))])
+    assert rig.ctl.hw.buttons_mask() == 1 << BUTTONS.index("plus")
+
+
+def test_the_pads_say_which_buttons_are_pressed_whatever_their_active_level() -> None:
+    rig = Rig()
+    for combo in ((), ("start_pause",), ("minus", "program"), tuple(BUTTONS)):
+        _scripted(rig, [_pads(rig, combo), _pads(rig, combo)])
+        want = sum(1 << BUTTONS.index(n) for n in combo)
+        assert rig.ctl.hw.buttons_mask() == want, combo

@@ -14,7 +14,7 @@ from pathlib import Path
 from picostim.bench.panel import MS, Rig
 from picostim.fakehw.runner import BOARDS_DIR
 
-SCREEN_MS = 400
+SCREEN_MS = 600  # a compose (every 200 ms) and up to eight pages of four 10 ms ticks each
 
 
 def _png_lit(png: bytes, scale: int) -> int:
@@ -35,6 +35,7 @@ def _whole(iv: "list[tuple[int, int]]", t0: int, t1: int) -> "list[tuple[int, in
 def test_the_oled_shows_each_state_in_words(tmp_path: Path) -> None:
     shots: dict[str, list[str]] = {}
     with Rig(key=False) as rig:
+        rig.run_ms(SCREEN_MS)
         shots["SAFE"] = rig.screen()
         rig.world.key(True)
         rig.run_ms(SCREEN_MS)

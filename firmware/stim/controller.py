@@ -71,6 +71,7 @@ class Controller:
         self.out_ua: "List[int]" = [0] * n  # what each channel was driven to last tick
         self.driving = False  # some channel was driven above 0 this tick
         self._killed_now = False  # this tick found the kill path fired: outputs off, no pump toggle
+        self._all_off = False  # all_off() done since the last commit: idle ticks skip it
         self.envelope = 0  # permille of the level, from the program's work/rest cycle
         self.error: "Optional[str]" = None  # text of the last internal error
         self.ticks = 0
@@ -295,6 +296,7 @@ class Controller:
         self._killed_now = False
         if running and kill.count == self._kills_seen:
             driving = False
+            self._all_off = False  # from here some output may be on
             for c in range(self.n):
                 ua = sup.level_ua[c] * env // 1000
                 outs.set_ua(c, ua)
@@ -313,10 +315,15 @@ class Controller:
             self._kills_seen = kill.count
             self._killed_now = True
             outs.forget_running()
-        outs.all_off()  # cheap, and re-asserted every idle tick; zeroes a code written after a kill
-        for c in range(self.n):
-            self.out_ua[c] = 0
-        self.hw.output_enable.set(False)
+        if self._killed_now or not self._all_off:
+            # Once per stop (and after every kill): DAC codes 0 (also one written after a kill),
+            # trains halted, pins parked. Nothing but a commit turns them on again, so idle ticks
+            # do not repeat it (0.6 ms a tick on silicon).
+            outs.all_off()
+            for c in range(self.n):
+                self.out_ua[c] = 0
+            self._all_off = True
+        self.hw.output_enable.set(False)  # re-asserted every idle tick: one pin write
         self.driving = False
 
     def _panel_click(self) -> bool:

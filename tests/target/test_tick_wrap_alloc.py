@@ -95,8 +95,9 @@ def _running(boot_us: int, ma: int) -> Rig:
     rig.press("start_pause")
     for _ in range(ma):
         rig.press("plus")  # 1 mA a press
-    rig.tick(200)  # at 5 mA/s the levels get there
-    rig.chip.forget_before(rig.chip.clock.now_ns())
+    for _ in range(20):  # 2 s: at 5 mA/s the levels get there
+        rig.tick(10)
+        rig.chip.forget_before(rig.chip.clock.now_ns())  # the model's history: the VM's heap is small
     sup = rig.ctl.sup
     assert sup.state == sv.RUNNING and sup.level_ua[0] == sup.setpoint_ua[0] == ma * 1000
     return rig
@@ -117,7 +118,7 @@ def _locked_ticks(rig: Rig, n: int, seen: "List[int]") -> None:
         seen.append(now[0])
         assert heap_locked(one_tick) or not ON_MPY, (now[0], ctl.error)
         assert ctl.error is None, ctl.error
-    rig.chip.forget_before(clock.now_ns())
+        rig.chip.forget_before(clock.now_ns())  # the model's PWM history, outside the lock: the VM's heap is small
 
 
 def test_a_running_tick_with_plus_held_allocates_nothing_across_the_tick_wrap() -> None:

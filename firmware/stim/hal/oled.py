@@ -10,14 +10,18 @@ controller's tick, and it never costs the tick its period:
 - every tick the screen latches that tick's alert (allocation-free);
 - at most every REFRESH_MS the screen is composed from the state; only when
   a text row changed is it drawn into the framebuffer (and marked pending);
-- at most one page per tick goes on the bus: the page's column and page
-  address (six 2-byte command writes) and its 128 data bytes, about 3.4 ms
-  at 400 kHz, where a whole frame (1 KB, ~25 ms) in one go would stretch a
-  10 ms tick to 35 ms. A text row is exactly one page, so a change of one
-  row costs one page.
-So nothing on the display's path can hold the loop anywhere near the
-watchdog's 100 ms, and with nothing changing, service() allocates nothing
-and sends nothing.
+- at most one CHUNK (32 bytes, a quarter page) per tick goes on the bus, in
+  one I2C transaction of about 0.8 ms at 400 kHz; a page's first chunk
+  follows its column and page address (six 2-byte command writes, ~0.4 ms).
+  The SSD1306 carries on at the next column, so a page is four ticks and a
+  whole frame (1 KB, ~25 ms in one go) 32 ticks. A text row is exactly one
+  page, so a change of one row costs four ticks.
+Why so small: the loop's tick has a 2 ms budget on silicon (issue 12), and an
+MCP4728 on the same bus can only be zeroed between two transactions (the
+kill path schedules it, stim.hal.rp2040.KillPath): a 128-byte page held
+that for 3.4 ms. So nothing on the display's path can hold the loop anywhere
+near the watchdog's 100 ms, and with nothing changing, service() allocates
+nothing and sends nothing.
 
 An I2C error (display unplugged, bus stuck) switches the display off for
 good: it is no safety function. `error` says why; the loop reports it once
@@ -38,6 +42,7 @@ if TYPE_CHECKING:
     from stim.board import Board
 
 REFRESH_MS = const(200)  # the screen is composed at most this often
+CHUNK = const(32)  # data bytes per tick on the bus
 _SET_COL_ADDR = const(0x21)
 _SET_PAGE_ADDR = const(0x22)
 
@@ -57,8 +62,13 @@ class Oled:
         self.drv: "Any" = ssd1306.SSD1306_I2C(d.width, d.height, i2c, d.address)  # init and a blank frame
         self.screen = _display.Screen(len(board.channels), d.width // _display.FONT_PX, self.pages)
         mv = memoryview(self.drv.buffer)
-        self._page: "Tuple[Any, ...]" = tuple(mv[p * d.width:(p + 1) * d.width] for p in range(self.pages))
-        self.pending = 0  # bit p: page p drawn, not yet sent
+        # Each page's chunks, made now so that sending allocates nothing.
+        self._chunks: "Tuple[Tuple[Any, ...], ...]" = tuple(
+            tuple(mv[p * d.width + i:p * d.width + min(i + CHUNK, d.width)] for i in range(0, d.width, CHUNK))
+            for p in range(self.pages))
+        self.pending = 0  # bit p: page p drawn, not yet (wholly) sent
+        self._sending = -1  # the page whose chunks are going out, -1 between pages
+        self._next = 0  # its next chunk
         self.pages_sent = 0
         self.error: "Optional[str]" = None
         self._last_ms = 0
@@ -96,17 +106,25 @@ class Oled:
         scr.dirty = 0
 
     def _send_one(self) -> None:
-        """Send the lowest pending page: its address window, then its 128 bytes."""
-        p = 0
-        while not self.pending & (1 << p):
-            p += 1
+        """Send the next chunk of the lowest pending page (its address window first)."""
         drv = self.drv
-        drv.write_cmd(_SET_COL_ADDR)
-        drv.write_cmd(0)
-        drv.write_cmd(self.width - 1)
-        drv.write_cmd(_SET_PAGE_ADDR)
-        drv.write_cmd(p)
-        drv.write_cmd(p)
-        drv.write_data(self._page[p])
-        self.pending &= ~(1 << p)
-        self.pages_sent += 1
+        p = self._sending
+        if p < 0:
+            p = 0
+            while not self.pending & (1 << p):
+                p += 1
+            drv.write_cmd(_SET_COL_ADDR)
+            drv.write_cmd(0)
+            drv.write_cmd(self.width - 1)
+            drv.write_cmd(_SET_PAGE_ADDR)
+            drv.write_cmd(p)
+            drv.write_cmd(p)
+            self._sending = p
+            self._next = 0
+        chunks = self._chunks[p]
+        drv.write_data(chunks[self._next])
+        self._next += 1
+        if self._next >= len(chunks):
+            self.pending &= ~(1 << p)
+            self._sending = -1
+            self.pages_sent += 1

@@ -16,7 +16,10 @@ Figures:
                                     tick) plus one ramp step (the ticks the ramp needs to move the level
                                     by at least one DAC code: ceil(code / (ramp rate x tick)) ticks)
     panel.oled_frame_ms             bus time of one whole frame as the driver's show() sends it (1 KB)
-    panel.oled_page_ms              bus time of one page as stim.hal.oled sends it (one text row)
+    panel.oled_page_ms              bus time of one page as stim.hal.oled sends it (one text row), over
+                                    its four ticks
+    panel.oled_tick_ms_max          the most bus time the display takes in one tick (a 32-byte chunk,
+                                    with the page's address window before the first)
     panel.max_tick_gap_ms           longest time between two ticks (charge-pump toggles) while the display
                                     redraws during a session: the display never stretches the loop
     panel.display_pages_per_s       pages sent per second while a session ramps (at most 5 composes/s)
@@ -316,10 +319,11 @@ def measure(progress: Callable[[str], None], phases_us: "range" = PHASES_US) -> 
         gaps = [(b - a) / MS for a, b in itertools.pairwise(ticks)]
         out["panel.max_tick_gap_ms"] = round(max(gaps), 3)
         out["panel.display_pages_per_s"] = round((_display_pages(rig) - pages0) / ((rig.now - t0) / 1e9), 2)
-    frame, page = measure_oled_bus_times()
+    frame, page, tick = measure_oled_bus_times()
     out["panel.oled_frame_ms"] = round(frame, 3)
     out["panel.oled_page_ms"] = round(page, 3)
-    progress("oled: frame %.2f ms, page %.2f ms at 400 kHz" % (frame, page))
+    out["panel.oled_tick_ms_max"] = round(tick, 3)
+    progress("oled: frame %.2f ms, page %.2f ms at 400 kHz, at most %.2f ms of it in one tick" % (frame, page, tick))
     return out
 
 
@@ -333,8 +337,9 @@ def _display_pages(rig: Rig) -> int:
     return pages
 
 
-def measure_oled_bus_times() -> "tuple[float, float]":
-    """Model time of the driver's show() (a whole frame) and of one Oled page, on the stim4 I2C bus."""
+def measure_oled_bus_times() -> "tuple[float, float, float]":
+    """Model time of the driver's show() (a whole frame), of one Oled page (its chunks, one a tick)
+    and the most of it in one tick, on the stim4 I2C bus."""
     from picostim import fakehw
     from picostim.fakehw import ssd1306 as model
 
@@ -352,8 +357,13 @@ def measure_oled_bus_times() -> "tuple[float, float]":
     o.drv.show()
     frame = (chip.clock.now_ns() - t) / MS
     o.pending = 1
-    t = chip.clock.now_ns()
-    o._send_one()
-    page = (chip.clock.now_ns() - t) / MS
+    page = 0.0
+    tick = 0.0
+    while o.pending:  # one call a tick
+        t = chip.clock.now_ns()
+        o._send_one()
+        dt = (chip.clock.now_ns() - t) / MS
+        page += dt
+        tick = max(tick, dt)
     fakehw.uninstall()
-    return frame, page
+    return frame, page, tick
