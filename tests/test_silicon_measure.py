@@ -35,3 +35,15 @@ def test_changes_counts_the_pad_changes_in_a_half_open_window() -> None:
     assert trace.changes(3, 0, 100) == 3
     assert trace.changes(3, 10, 30) == 2  # 10 in, 30 out
     assert trace.changes(3, 31, 100) == 0 and trace.changes(5, 0, 100) == 0
+
+
+def test_the_watchdog_margin_is_each_feeds_own_timeout_minus_the_wait_for_the_next() -> None:
+    from picostim.bench.silicon import wdt_margin_ms
+
+    ms = 1_000_000
+    # 100 ms timeouts fed every 10 ms, then a 2 s one (idle) followed by a 450 ms wait (an erase).
+    feeds = [[0, 100 * ms], [10 * ms, 100 * ms], [30 * ms, 2_000 * ms], [480 * ms, 2_000 * ms]]
+    assert wdt_margin_ms(feeds) == 80.0  # the 20 ms gap under a 100 ms timeout is the tightest
+    assert wdt_margin_ms(feeds[2:]) == 1550.0
+    assert wdt_margin_ms(feeds, reset_ns=500 * ms) == 0.0  # an expiry leaves nothing
+    assert wdt_margin_ms(feeds[:1]) == 0.0  # one feed shows no margin

@@ -5,7 +5,7 @@
 // - busy stretches: from a wake-up (WFE/WFI left) to the next sleep, as [start_ns, ns];
 // - a profile of the PCs that run (16-byte lines), to find code that runs only in one
 //   activity (e.g. only while gc.collect() runs);
-// - watchdog feeds (writes of its LOAD register), as ns;
+// - watchdog feeds (writes of its LOAD register), as [ns, timeout loaded in ns];
 // - PCs marked as "gc" (found by such a profile): a masked window in which any of them
 //   ran is counted as a collection inside a masked window.
 // Each observer costs a few operations per instruction, so each is off until asked for.
@@ -32,7 +32,7 @@ export class Observer {
     this.stretches = [];
     this.profile = null;
     this.windows = []; // [start_ns, ns] of each masked window longer than overNs
-    this.feeds = []; // ns of each write of the watchdog's LOAD register (a feed)
+    this.feeds = []; // [ns, timeout ns] of each write of the watchdog's LOAD register (a feed)
   }
 
   enable(opts) {
@@ -48,7 +48,9 @@ export class Observer {
     if (!wdt._observed) {
       const write = wdt.writeUint32.bind(wdt);
       wdt.writeUint32 = (offset, value) => {
-        if ((offset & 0xfff) === 0x04 && wdt._observer) wdt._observer.feeds.push(this.chip.nowNs);
+        // [ns, the timeout it loads in ns]: RP2040's counter runs down twice a microsecond
+        // (pico-sdk loads 2 x delay_ms x 1000, erratum RP2040-E1).
+        if ((offset & 0xfff) === 0x04 && wdt._observer) wdt._observer.feeds.push([this.chip.nowNs, (value >>> 0) * 500]);
         write(offset, value);
       };
       wdt._observed = true;
