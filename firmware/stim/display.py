@@ -142,6 +142,7 @@ class Screen:
         self._alert_ms = 0
         # What the lines show (compose() compares the state with these).
         self._valid = False
+        self._only_title = False  # the last _sync() found nothing but the remaining time changed
         self._state = -1
         self._program: "Any" = None
         self._used: "Tuple[int, ...]" = ()
@@ -168,59 +169,65 @@ class Screen:
         """Bring the lines up to date. True if a row changed (its bit is set in `dirty`)."""
         if not self._sync(sup, panel, program):
             return False
-        self._build()
+        if self._only_title and self.composed:
+            # Only the remaining time moved (once a second while a session runs): the title row
+            # alone, a few small strings, where a whole screen made ~1.7 KB of garbage a second.
+            self._set_row(0, self._title())
+        else:
+            self._build()
         self.composed += 1
         return self.dirty != 0
 
     def _sync(self, sup: "Any", panel: "Any", program: "Any") -> bool:
-        """Take the values the screen shows from the state; True if any differs. Allocation-free."""
-        changed = not self._valid
+        """Take the values the screen shows from the state; True if any differs. Allocation-free.
+        Leaves _only_title True if nothing but the remaining time differs."""
+        other = not self._valid  # something besides the remaining time differs
         self._valid = True
         st = sup.state
         if st != self._state:
             self._state = st
-            changed = True
+            other = True
         if program is not self._program:
             self._program = program
             self._used = ()
-            changed = True
+            other = True
         secs = -1
         if st != sv.FAULT:
             ms = sup.session_limit_ms
             if st == sv.RUNNING or st == sv.PAUSED:
                 ms -= sup.session_ms
             secs = (ms + 999) // 1000 if ms > 0 else 0
-        if secs != self._secs:
-            self._secs = secs
-            changed = True
+        moved = secs != self._secs
+        self._secs = secs
         sel = panel.channel
         if sel != self._sel:
             self._sel = sel
-            changed = True
+            other = True
         smode = panel.supervisor_mode
         if smode != self._smode:
             self._smode = smode
-            changed = True
+            other = True
         key = sup.key
         if key != self._key:
             self._key = key
-            changed = True
+            other = True
         if sup.fault is not self._fault:
             self._fault = sup.fault
-            changed = True
+            other = True
         if self.alert is not self._shown_alert:
             self._shown_alert = self.alert
-            changed = True
+            other = True
         for c in range(self.n):
             lv = sup.level_ua[c] // 100  # the screen shows tenths of a mA
             if lv != self._lvl[c]:
                 self._lvl[c] = lv
-                changed = True
+                other = True
             lim = sup.limit_ua[c] if smode else sup.cap_ua(c)
             if lim != self._lim[c]:
                 self._lim[c] = lim
-                changed = True
-        return changed
+                other = True
+        self._only_title = not other
+        return other or moved
 
     # -- on a change only ------------------------------------------------------------------
     def _build(self) -> None:
@@ -231,10 +238,7 @@ class Screen:
         prog = self._program
         if prog is not None and not self._used:
             self._used = tuple(c for c in range(self.n) if prog.channel_used(c))
-        new: "List[str]" = []
-        t = mmss(self._secs) if self._secs >= 0 else ""
-        name = sv.STATE_NAMES[st]
-        new.append(fit(name, cols - len(t) - 1) + " " + t if t else fit(name, cols))
+        new: "List[str]" = [self._title()]
         new.append(fit(prog.name if prog is not None else "(no program)", cols))
         body = self.rows - 2
         if st == sv.FAULT:
@@ -245,9 +249,21 @@ class Screen:
             new.extend(self._channel_rows())
             new.extend(wrap(self._message(), cols, self.msg_rows))
         for r in range(self.rows):
-            if new[r] != self.lines[r]:
-                self.lines[r] = new[r]
-                self.dirty |= 1 << r
+            self._set_row(r, new[r])
+
+    def _title(self) -> str:
+        """Row 0: the state, and the remaining time at the right."""
+        cols = self.cols
+        name = sv.STATE_NAMES[self._state]
+        if self._secs < 0:
+            return fit(name, cols)
+        t = mmss(self._secs)
+        return fit(name, cols - len(t) - 1) + " " + t
+
+    def _set_row(self, r: int, text: str) -> None:
+        if text != self.lines[r]:
+            self.lines[r] = text
+            self.dirty |= 1 << r
 
     def _channel_rows(self) -> "List[str]":
         cols = self.cols

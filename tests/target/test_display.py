@@ -195,6 +195,34 @@ def test_only_changed_rows_are_marked_dirty() -> None:
     assert scr.dirty == (1 << 3) | (1 << 5)
 
 
+def test_a_second_of_a_running_session_rebuilds_the_title_row_only() -> None:
+    """The countdown moves once a second: only row 0 is rebuilt and drawn (a whole screen made
+    ~1.7 KB of garbage a second on silicon, the steady state's only allocation)."""
+    s = _running()
+    scr = _screen(s)
+    scr.dirty = 0
+    before = list(scr.lines)
+    s.run(1000)
+    if ON_MPY:
+        import gc
+
+        gc.collect()
+        gc.disable()
+        used = gc.mem_alloc()  # type: ignore[attr-defined]
+    assert scr.compose(s.sup, s.panel, s.prog)
+    if ON_MPY:
+        grew = gc.mem_alloc() - used  # type: ignore[attr-defined]
+        gc.enable()
+        assert grew < 400, grew  # a few small strings (a whole screen: well over 1 KB)
+    assert scr.dirty == 1 and scr.lines[1:] == before[1:] and scr.lines[0] != before[0]
+    assert scr.lines[0].startswith("RUNNING") and scr.lines[0].endswith("58")
+    scr.dirty = 0
+    s.run(1000)
+    s.step(sv.MINUS)  # the time and a level at once: the whole screen is composed again
+    assert scr.compose(s.sup, s.panel, s.prog)
+    assert scr.dirty == 1 | (1 << 3) | (1 << 5)
+
+
 def test_text_helpers() -> None:
     assert dsp.fit("abc", 5) == "abc  " and dsp.fit("abcdef", 4) == "abcd"
     assert dsp.wrap("program locked while running", 16, 2) == ["program locked  ", "while running   "]
