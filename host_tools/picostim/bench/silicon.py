@@ -19,10 +19,12 @@ observe.mjs) or from the firmware's own console (`diag`), never computed from th
     silicon.kill_latency_us_max / _p50 stopping edge (key out or e-stop, alternating) to output-enable
                                        inactive and every stim and DAC pin low, KILL_EDGES edges:
                                        half at random times in the first 250 ms of a session, half
-                                       aimed (from the observed phase of the loop's passes) into the
-                                       pass of the tick that prepares and starts the four channels'
-                                       trains (the longest); p50 over the edges that found the
-                                       outputs on; silicon.kill_edges_in_arming_tick counts the hits;
+                                       aimed (+ held with the start, tick-aligned from the phase of
+                                       the last session's first commit, when output-enable rose) at
+                                       random points of the three ticks in which the start acts and
+                                       the four channels' trains are prepared and committed; p50 over
+                                       the edges that found the outputs on;
+                                       silicon.kill_edges_aimed_at_start counts the aimed ones;
                                        the same with _mcp4728 on stim4 with an MCP4728 (MCP_EDGES
                                        edges), plus silicon.kill_dac_zero_us_max_mcp4728: edge to
                                        every DAC output code 0 (or powered down)
@@ -345,11 +347,11 @@ def _kill(progress: Callable[[str], None], edges: int, board_file: str = STIM4, 
     dac_lat: list[int] = []
     lat: list[int] = []
     on_lat: list[int] = []  # edges that found the outputs on
-    in_arming = 0  # edges inside the loop pass of the tick that starts the trains
+    in_arming = 0  # edges aimed into the first ticks of a session, where the trains are prepared and start
     missed = 0
     masked_max = 0
-    # Flash at zero time here: selecting a program flushes settings, which at the flash's real
-    # erase times trips the watchdog (silicon.unexpected_resets, measured in _steady).
+    # Flash at zero time here: the program press's settings flush would only slow the run (the
+    # watchdog's margin over flushes is measured in _steady and _flash_worst).
     with SiliconSession(board_file, out=progress, flash_timing="zero") as s:
         s.key(True)
         if s.run_until_text(b'"status": "READY"', 5_000 * MS) is None:
@@ -358,21 +360,29 @@ def _kill(progress: Callable[[str], None], edges: int, board_file: str = STIM4, 
         s.run_until(s.now_ns + 100 * MS)
         s.button("program", False)
         s.run_until(s.now_ns + 100 * MS)
-        s.chip.observe(over_ns=200_000, stretches=True)
-        phase: int | None = None  # a loop pass's start (the core wakes for its tick): the ticks' phase
-        arming_len = 0  # the longest pass seen: the tick that prepares and starts four trains
+        s.chip.observe(over_ns=200_000)
+        phase: int | None = None  # when output-enable went on at the last start: a commit, the ticks' phase
         for i in range(edges):
             s.button("start_pause", True)
-            if i % 4 in (1, 2) and phase is not None and arming_len > 0:
-                # Into the tick that starts the trains, one of those just after the 30 ms debounce
-                # (the start takes effect at one of them): tick-aligned, plus a random point in it.
-                k = -(-(s.now_ns + 25 * MS - phase) // TICK_NS) + rng.randrange(0, 2)
-                s.run_until(phase + k * TICK_NS + rng.randrange(0, arming_len))
+            aimed = i % 4 in (1, 2) and phase is not None
+            if aimed:
+                # + held with the start: the ramp gives the first DAC code a tick or two after the
+                # start takes effect, and that tick prepares and commits the four trains. The edge
+                # goes to a random point of the three ticks from the one the start acts in (the
+                # 30 ms debounce: one of those after it), tick-aligned from the last session's phase.
+                s.button("plus", True)
+                assert phase is not None
+                k = -(-(s.now_ns + 25 * MS - phase) // TICK_NS)
+                s.run_until(phase + k * TICK_NS + rng.randrange(0, 3 * TICK_NS))
             else:
                 s.run_until(s.now_ns + 60 * MS)
                 s.button("start_pause", False)
                 s.button("plus", True)
                 s.run_until(s.now_ns + rng.randrange(0, 250 * MS))
+            oe = s.board.outputs.output_enable
+            rises = [ns for ns, g, lv in s.chip.pins if g == oe.pin and lv == oe.active_level]
+            if rises:
+                phase = rises[-1]  # this session's first commit
             s.chip.pins.clear()
             levels = list(s.chip.levels)
             trace0 = pinfig.PinTrace([], levels)
@@ -401,15 +411,10 @@ def _kill(progress: Callable[[str], None], edges: int, board_file: str = STIM4, 
                     missed += 1
                 else:
                     dac_lat.append(z)
-            obs = s.chip.observations(take=True)
-            for _st, ns in obs["windows"]:
+            for _st, ns in s.chip.observations(take=True)["windows"]:
                 masked_max = max(masked_max, ns)
-            passes = obs["stretches"]
-            if arming_len and any(st <= edge < st + ns and ns >= arming_len * 4 // 5 for st, ns in passes):
+            if aimed:
                 in_arming += 1
-            if passes:
-                phase = passes[-1][0]
-                arming_len = max([arming_len] + [ns for _st, ns in passes])
             # Back to READY: e-stop released, a key cycle clears the latched fault.
             s.estop(False)
             s.key(False)
@@ -418,14 +423,14 @@ def _kill(progress: Callable[[str], None], edges: int, board_file: str = STIM4, 
             s.run_until(s.now_ns + 120 * MS)
             s.chip.pins.clear()
             if (i + 1) % 25 == 0:
-                progress("silicon kill: %d/%d edges (%d in the tick that starts the trains), worst %.1f us"
+                progress("silicon kill: %d/%d edges (%d aimed at the ticks that start the trains), worst %.1f us"
                          % (i + 1, edges, in_arming, max(lat) / 1000))
         resets = len(s.chip.stats()["resets"]) - 1
     figs = {
         "silicon.kill_latency_us_max" + tag: round(max(lat) / 1000, 1) if lat else -1,
         "silicon.kill_latency_us_p50" + tag: round(statistics.median(on_lat) / 1000, 1) if on_lat else -1,
         "silicon.kill_edges" + tag: len(lat),
-        "silicon.kill_edges_in_arming_tick" + tag: in_arming,
+        "silicon.kill_edges_aimed_at_start" + tag: in_arming,
         "silicon.kill_missed" + tag: missed,
         "silicon.kill_masked_us_max" + tag: round(masked_max / 1000, 1),
         "silicon.kill_unexpected_resets" + tag: resets,
