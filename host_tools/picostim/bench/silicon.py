@@ -7,6 +7,9 @@ observe.mjs) or from the firmware's own console (`diag`), never computed from th
     silicon.heap_live_bytes_max        gc.mem_alloc() after a collection (console diag), highest
                                        over a session with console traffic (SESSION_S: 6 s unless
                                        $PICOSTIM_SILICON_SESSION_S says otherwise; not 20 min)
+    silicon.heap_modules_bytes         the heap the firmware's modules hold once imported (beyond
+                                       boot.py's), after a collection on a fresh VM: what freezing
+                                       them into a custom firmware image would move to flash
     silicon.alloc_bytes_per_tick_steady / _ramp
                                        heap growth between two diag reads with no collection
                                        between them, per control tick, steady and while + is held
@@ -117,6 +120,38 @@ def _gc_pcs(progress: Callable[[str], None]) -> list[int]:
             raise RuntimeError("no clean gc signature (%d lines, %d on plain work, %d on a collect)"
                                % (len(pcs), quiet, fired))
         return pcs
+
+
+def firmware_modules() -> list[str]:
+    """The firmware's modules in an order each imports after its own imports (stim.app last)."""
+    fw = REPO / "firmware"
+    names = sorted(str(p.relative_to(fw).with_suffix("")).replace("/", ".") for p in (fw / "stim").rglob("*.py"))
+    names = [n[:-len(".__init__")] if n.endswith(".__init__") else n for n in names]
+    names.remove("stim.app")
+    return [*names, "ssd1306", "stim.app"]
+
+
+def _module_heap(progress: Callable[[str], None]) -> dict[str, Any]:
+    """The heap the firmware's imported modules hold (bytecode, constants, function and class objects),
+    on a VM fresh from a soft reset: what freezing them into the firmware image would move to flash
+    (docs/design.md). boot.py's imports (stim.hal.rp2040, stim.board, stim.ticks, native_io) are
+    already in before the first measurement and are not counted."""
+    progress("silicon: the heap the firmware's modules hold")
+    with SiliconSession(STIM4, out=progress, flash_timing="zero") as s:
+        s.button("program", True)  # maintenance: main.py returns to the REPL
+        if s.run_until_text(b"MAINTENANCE", 5_000 * MS) is None:
+            raise RuntimeError("no maintenance REPL: %r" % s.lines[-3:])
+        s.button("program", False)
+        repl = RawRepl(s.chip)
+        repl.enter()
+        s.chip.write(b"\x04")  # soft reset from the raw REPL: a fresh heap; boot.py runs again
+        s.chip.run_for(300 * MS)
+        s.chip.read_new()
+        repl.enter()
+        out = repl.exec("import gc\ngc.collect()\nb=gc.mem_alloc()\n"
+                        "for m in %r:\n    __import__(m)\n"
+                        "gc.collect()\nprint(gc.mem_alloc()-b)" % (firmware_modules(),), 60_000 * MS)
+    return {"silicon.heap_modules_bytes": int(out.split()[-1])}
 
 
 def _diag(sess: SiliconSession, collect: bool) -> dict[str, Any]:
@@ -489,6 +524,7 @@ def measure_all(progress: Callable[[str], None], edges: int = KILL_EDGES) -> dic
     figs: dict[str, Any] = {}
     pcs = _gc_pcs(progress)
     figs.update(_steady(progress, pcs))
+    figs.update(_module_heap(progress))
     figs.update(_programs(progress))
     progress("silicon: the watchdog with the flash at its worst-case times")
     worst = _flash_worst(progress)
