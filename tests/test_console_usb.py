@@ -134,3 +134,62 @@ def test_console_send_sends_a_whole_line_or_nothing() -> None:
         assert r.usb.host_room() == before  # no half line went in
         r.console_send("abc")  # 4 bytes with the newline: fits
         assert r.usb.host_room() == before - 4
+
+
+# -- a host that stops reading (MicroPython's shared/tinyusb/mp_usbd_cdc.c, as the silicon tier shows) --
+def test_a_stalled_host_leaves_room_for_the_fifo_and_a_packet_then_a_write_waits_500_ms_and_drops() -> None:
+    usb = _usb()
+    clock = fakehw.chip.current().clock
+    usb.stop_reading()
+    out = usb.stdout.buffer
+    room = usbcdc.TX_FIFO + usbcdc.PACKET
+    t0 = clock.now_ns()
+    out.write(b"a" * room)  # fits: no wait
+    assert clock.now_ns() == t0
+    assert usb.stdout._model_poll(vselect.POLLOUT) == 0  # not one byte of room
+    out.write(b"b" * 10)  # waits MICROPY_HW_USB_CDC_TX_TIMEOUT for room, then drops it
+    assert clock.now_ns() - t0 == usbcdc.TX_TIMEOUT_NS and usb.dropped == 10
+    assert usb.host_read() == b""
+    usb.resume_reading()
+    assert usb.host_read() == b"a" * room  # what waited on the board, in order
+    assert usb.stdout._model_poll(vselect.POLLOUT) == vselect.POLLOUT
+
+
+def test_a_piece_that_does_not_fit_waits_even_with_some_room() -> None:
+    """POLLOUT says one byte fits; a longer write still waits for room for its whole piece."""
+    usb = _usb()
+    clock = fakehw.chip.current().clock
+    usb.stop_reading()
+    usb.stdout.buffer.write(b"a" * (usbcdc.TX_FIFO + usbcdc.PACKET - 1))
+    assert usb.stdout._model_poll(vselect.POLLOUT) == vselect.POLLOUT
+    t0 = clock.now_ns()
+    usb.stdout.buffer.write(b"b" * 2)
+    # 500 ms for room for both bytes, then the one that fits; 500 ms more for the other, dropped.
+    assert clock.now_ns() - t0 == 2 * usbcdc.TX_TIMEOUT_NS
+    assert usb.dropped == 1
+
+
+def test_a_session_goes_on_while_the_host_stops_reading_and_its_replies_come_after() -> None:
+    """The console writes whole 64-byte packets after POLLOUT (stim.console.packed): no write waits,
+    so the 100 ms watchdog of a running session is never starved (silicon: the same test in
+    tests/silicon/test_realtime_on_silicon.py; the firmware before issue 12 was reset here)."""
+    with BoardRunner(BOARD) as r:
+        w = _ready(r)
+        w.button("start_pause", True)
+        r.run_for(100 * MS)
+        w.button("start_pause", False)
+        w.button("plus", True)
+        r.run_for(500 * MS)
+        w.button("plus", False)
+        r.usb.stop_reading()
+        for i in range(30):
+            r.console_send('{"cmd": "status", "id": %d}' % i)
+            r.run_for(50 * MS)
+        r.usb.resume_reading()
+        r.console_send('{"cmd": "status", "id": "after"}')
+        r.run_for(2_500 * MS)
+        assert r.boots == 1 and r.chip.resets == [] and r.crashes == []
+        replies = _replies(r)
+        after = [x for x in replies if x.get("id") == "after"]
+        assert after and after[0]["state"] == "RUNNING"
+        assert r.usb.dropped == 0

@@ -84,6 +84,31 @@ def test_a_chip_that_runs_another_clock_than_the_board_file_says_boots_into_faul
             assert r.chip.edges(pin, 0, r.now_ns) == []
 
 
+def test_a_deploy_style_reset_boots_ready_and_only_an_expiry_of_our_watchdog_boots_fault() -> None:
+    """machine.reset() (mpremote, a deploy, a UF2 copy) is REASON FORCE: the board boots as after
+    power-on. An expiry while PicoStim's watchdog runs is REASON TIMER: FAULT "watchdog reset"."""
+    from picostim.fakehw.chip import WDT_REASON_FORCE, WDT_REASON_TIMER
+
+    brd = board_mod.load(str(BOARDS_DIR / "stim4.json"))
+    with BoardRunner(BOARDS_DIR / "stim4.json") as r:
+        world = World(r.chip, brd)
+        world.key(True)
+        world.estop(False)
+        r.run_for(300 * MS)
+        assert _status(r)[-1]["status"] == "READY"
+        n = len(_status(r))
+        r.at(r.now_ns, lambda: r.chip.trigger_reset(WDT_RESET, "machine.reset()", WDT_REASON_FORCE))
+        r.run_for(300 * MS)
+        after = _status(r)[n:]
+        assert r.boots == 2 and after and all(s["status"] != "FAULT" for s in after), after
+        assert after[-1]["status"] == "READY", after
+        n = len(_status(r))
+        r.at(r.now_ns, lambda: r.chip.trigger_reset(WDT_RESET, "watchdog timeout", WDT_REASON_TIMER))
+        r.run_for(300 * MS)
+        after = _status(r)[n:]
+        assert r.boots == 3 and (after[0]["status"], after[0]["reason"]) == ("FAULT", "watchdog reset"), after
+
+
 def _tiny_firmware(tmp_path: Path, main_py: str) -> Path:
     fw = tmp_path / "fw"
     fw.mkdir()

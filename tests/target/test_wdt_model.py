@@ -5,7 +5,7 @@ Runs under pytest and under the MicroPython VM (tests/target/run.py).
 
 from _util import expect_raises
 from picostim import fakehw
-from picostim.fakehw.chip import PWRON_RESET, WDT_RESET
+from picostim.fakehw.chip import PWRON_RESET, WDT_REASON_FORCE, WDT_REASON_TIMER, WDT_RESET
 from picostim.fakehw.clock import Reset
 
 TYPE_CHECKING = False
@@ -80,3 +80,27 @@ def test_machine_reset_reboots_through_the_watchdog() -> None:
     machine = _machine()
     r = expect_raises(Reset, machine.reset)
     assert r.cause == WDT_RESET
+
+
+REASON = 0x40058008
+SCRATCH0 = 0x4005800C
+
+
+def test_reason_says_force_or_timer_and_scratch_survives_a_watchdog_reset_not_a_power_on() -> None:
+    """Datasheet 4.7.6, as the silicon tier sees it: machine.reset() (CTRL.TRIGGER) leaves REASON FORCE,
+    an expiry TIMER; both keep SCRATCH0..7; a power-on clears REASON and SCRATCH."""
+    machine = _machine()
+    chip = fakehw.chip.current()
+    assert machine.mem32[REASON] == 0
+    machine.mem32[SCRATCH0] = 0x50535744
+    machine.mem32[SCRATCH0 + 0x2000] = 1  # the SET alias
+    assert machine.mem32[SCRATCH0] == 0x50535745
+    expect_raises(Reset, machine.reset)
+    assert machine.reset_cause() == WDT_RESET and machine.mem32[REASON] == WDT_REASON_FORCE
+    assert machine.mem32[SCRATCH0] == 0x50535745
+    machine.WDT(timeout=5)
+    r = expect_raises(Reset, lambda: chip.clock.advance(10_000_000))
+    assert r.cause == WDT_RESET and machine.mem32[REASON] == WDT_REASON_TIMER
+    assert machine.mem32[SCRATCH0] == 0x50535745
+    expect_raises(Reset, lambda: chip.trigger_reset(PWRON_RESET, "power cut"))
+    assert machine.mem32[REASON] == 0 and machine.mem32[SCRATCH0] == 0

@@ -12,12 +12,16 @@ shared/tinyusb/mp_usbd_cdc.c, shared/runtime/sys_stdio_mphal.c, extmod/modselect
   which the firmware gets at its next step (the runner raises it when the firmware resumes).
 - sys.stdin.buffer.read(n) / readinto(buf, n) block until n bytes came (no short reads);
   sys.stdin, the text stream, turns each \\r into \\n.
-- select.poll: POLLIN while the ring buffer holds a byte; POLLOUT always.
+- select.poll: POLLIN while the ring buffer holds a byte; POLLOUT while a byte fits (below).
 - Board -> host. print() goes through mp_hal_stdout_tx_strn_cooked (\\n -> \\r\\n);
   sys.stdout.buffer.write is raw. Lines also go to `lines` (BoardRunner.console_out).
 
-Not modelled: a connected host that stops reading. On the board a write then waits for room in
-the TX FIFO for up to MICROPY_HW_USB_CDC_TX_TIMEOUT (500 ms); here every write completes at once.
+- A connected host that stops reading (stop_reading(), resume_reading(); the silicon tier's USB
+  host does the same): what the board writes stays on the board, TinyUSB's TX FIFO (TX_FIFO bytes)
+  plus the packet in flight in the endpoint (PACKET). mp_usbd_cdc_tx_strn writes in pieces of at
+  most PACKET bytes and waits for room for the whole piece for up to TX_TIMEOUT_NS (500 ms,
+  MICROPY_HW_USB_CDC_TX_TIMEOUT), then writes what fits and drops the rest; POLLOUT is set while
+  one byte fits. While the host reads, every write goes through at once.
 While no host is attached the model keeps only the newest TX_FIFO bytes, as TinyUSB's FIFO does.
 
 Every firmware-side call charges one model call (fakehw.chip.enter/leave), like machine calls.
@@ -30,6 +34,8 @@ from . import chip as _chip
 STDIN_BUF = 512  # MICROPY_HW_STDIN_BUFFER_LEN, ports/rp2
 RX_FIFO = 256  # CFG_TUD_CDC_RX_BUFSIZE at full speed
 TX_FIFO = 256  # CFG_TUD_CDC_TX_BUFSIZE at full speed
+PACKET = 64  # CFG_TUD_CDC_EP_BUFSIZE: the bulk-in packet, and the largest piece of one write
+TX_TIMEOUT_NS = 500_000_000  # MICROPY_HW_USB_CDC_TX_TIMEOUT
 HOST_BUF = 65536  # what the host side holds back while the board's buffers are full
 HOST_OUT_MAX = 1 << 20  # board -> host bytes kept for an attached host that has not read them yet
 CTRL_C = 3
@@ -54,6 +60,9 @@ class UsbCdc:
         self._ring = bytearray()  # stdin_ringbuf
         self._tx = bytearray()  # board -> host, not read yet
         self._attached = False
+        self._reading = True  # an attached host takes what the board writes
+        self._held = bytearray()  # written while the host did not read: the FIFO and the packet in flight
+        self.dropped = 0  # bytes a write dropped after waiting TX_TIMEOUT_NS for room
         self._pending_interrupt = False
         self._partial = ""
         self.stdin = _Stdin(self)
@@ -85,6 +94,25 @@ class UsbCdc:
         with self._lock:
             self._attached = True
 
+    def stop_reading(self) -> None:
+        """The host has the port open but stops reading (its endpoint NAKs)."""
+        with self._lock:
+            self._attached = True
+            self._reading = False
+
+    def resume_reading(self) -> None:
+        """The host reads again: what waited on the board goes out, in order."""
+        with self._lock:
+            self._reading = True
+            self._tx.extend(self._held)
+            self._held = bytearray()
+
+    def _room(self) -> int:
+        """Bytes a write may add now without waiting (lock held)."""
+        if not self._attached or self._reading:
+            return 1 << 30
+        return TX_FIFO + PACKET - len(self._held)
+
     def detach(self) -> None:
         with self._lock:
             self._attached = False
@@ -109,6 +137,7 @@ class UsbCdc:
         with self._lock:
             self._fifo = bytearray()
             self._ring = bytearray()
+            self._held = bytearray()  # the board's TX FIFO is RAM too
             self._pending_interrupt = False
             self.interrupt_char = CTRL_C
             self._partial = ""
@@ -171,7 +200,10 @@ class UsbCdc:
         if mask & POLLIN and self._readable():
             ret |= POLLIN
         if mask & POLLOUT:
-            ret |= POLLOUT
+            with self._lock:
+                room = self._room()
+            if room > 0:
+                ret |= POLLOUT
         self._check_interrupt()
         return ret
 
@@ -183,11 +215,30 @@ class UsbCdc:
         for p in parts:
             self.lines.append(p[:-1] if p.endswith("\r") else p)
         raw = bytes(data).replace(b"\n", b"\r\n") if cooked else bytes(data)
-        with self._lock:
-            self._tx.extend(raw)
-            keep = HOST_OUT_MAX if self._attached else TX_FIFO
-            if len(self._tx) > keep:
-                del self._tx[:-keep]
+        i = 0
+        while i < len(raw):
+            n = min(PACKET, len(raw) - i)
+            with self._lock:
+                room = self._room()
+            if n > room:  # mp_usbd_cdc_tx_strn: wait for room for the whole piece, 500 ms at most
+                _chip.current().clock.advance(TX_TIMEOUT_NS)
+                with self._lock:
+                    room = self._room()
+                if n > room:
+                    n = max(0, room)
+                    if n == 0:
+                        with self._lock:
+                            self.dropped += len(raw) - i
+                        break
+            with self._lock:
+                if self._attached and not self._reading:
+                    self._held.extend(raw[i:i + n])
+                else:
+                    self._tx.extend(raw[i:i + n])
+                    keep = HOST_OUT_MAX if self._attached else TX_FIFO
+                    if len(self._tx) > keep:
+                        del self._tx[:-keep]
+            i += n
 
 
 class _StdinBuffer:

@@ -4,8 +4,7 @@ The same scenario file and the same VCD as `picostim sim --script`, but the boar
 MicroPython v1.28.0 running the deployed firmware (picostim.silicon.deploy) on rp2040js with
 our patches, and every pin change lands on its emulated nanosecond. The emulator runs at
 about a tenth to a half of real time, so there is no pacing: it runs as fast as it can and
-shows its progress. `hang` is refused (the model stalls its own Python loop; silicon cannot),
-and `host stop|read` works here only.
+shows its progress. `hang` is refused (the model stalls its own Python loop; silicon cannot).
 
 Exit status: 0 if the run finished, 2 for a bad board file, scenario, option or missing tool.
 """

@@ -103,10 +103,6 @@ def run(board_file: str, script: Optional[str], until_s: Optional[float], vcd_pa
             err.write("picostim sim: this scenario sends console lines, but the board runner has no console"
                       " input\n")
             return 2
-        if any(a.kind == "host" for a in actions):
-            err.write("picostim sim: 'host stop/read' runs on emulated silicon only (add --silicon): the model's"
-                      " USB host always reads\n")
-            return 2
         sess.schedule(actions)
         trace = VcdTrace(vcd_path, sess.chip, board) if vcd_path else None
         out.write("PicoStim simulator: board %s (%s), scenario %s, %d actions, until %gs, speed %s\n"

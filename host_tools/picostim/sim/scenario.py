@@ -13,7 +13,6 @@ a file must be in time order (equal times run in file order):
     <seconds> console <json>          send one line to the firmware's serial console
     <seconds> power cut               cut the power and restore it (power-on reset)
     <seconds> host stop|read          the USB host stops reading the board's serial output, or reads again
-                                      (emulated silicon only: `picostim sim --silicon`)
 
 Buttons are the board file's (start_pause, plus, minus, channel, program).
 A channel is its number (1 = the first channel) or its name in the board file

@@ -96,5 +96,10 @@ class SimSession:
             send(str(a.args[0]))
         elif a.kind == "power":
             self.runner.power_cut_at(self.now_ns)
+        elif a.kind == "host":
+            if a.args[0]:
+                self.runner.usb.resume_reading()
+            else:
+                self.runner.usb.stop_reading()
         else:
             raise ValueError("unknown scenario action " + repr(a.kind))
