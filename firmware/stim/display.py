@@ -142,7 +142,8 @@ class Screen:
         self._alert_ms = 0
         # What the lines show (compose() compares the state with these).
         self._valid = False
-        self._only_title = False  # the last _sync() found nothing but the remaining time changed
+        self._only_title = False  # the last _sync() found nothing but the time and levels changed
+        self._lvl_moved = 0  # bit c: channel c's level changed at the last _sync()
         self._state = -1
         self._program: "Any" = None
         self._used: "Tuple[int, ...]" = ()
@@ -170,9 +171,12 @@ class Screen:
         if not self._sync(sup, panel, program):
             return False
         if self._only_title and self.composed:
-            # Only the remaining time moved (once a second while a session runs): the title row
-            # alone, a few small strings, where a whole screen made ~1.7 KB of garbage a second.
+            # Only the remaining time (once a second while a session runs) and levels (while they
+            # ramp) moved: those rows alone, a few small strings each, where a whole screen made
+            # ~1.7 KB of garbage every time (silicon.alloc_bytes_per_tick_*).
             self._set_row(0, self._title())
+            if self._lvl_moved and self._state != sv.FAULT:
+                self._level_rows(self._lvl_moved)
         else:
             self._build()
         self.composed += 1
@@ -217,17 +221,19 @@ class Screen:
         if self.alert is not self._shown_alert:
             self._shown_alert = self.alert
             other = True
+        moved_lv = 0
         for c in range(self.n):
             lv = sup.level_ua[c] // 100  # the screen shows tenths of a mA
             if lv != self._lvl[c]:
                 self._lvl[c] = lv
-                other = True
+                moved_lv |= 1 << c
             lim = sup.limit_ua[c] if smode else sup.cap_ua(c)
             if lim != self._lim[c]:
                 self._lim[c] = lim
                 other = True
-        self._only_title = not other
-        return other or moved
+        self._only_title = not other  # the title and level rows cover what moved
+        self._lvl_moved = moved_lv
+        return other or moved or moved_lv != 0
 
     # -- on a change only ------------------------------------------------------------------
     def _build(self) -> None:
@@ -265,15 +271,10 @@ class Screen:
             self.lines[r] = text
             self.dirty |= 1 << r
 
-    def _channel_rows(self) -> "List[str]":
-        cols = self.cols
+    def _layout(self) -> "Tuple[bool, Tuple[int, ...]]":
+        """(two rows per channel?, the channels shown, in order)."""
         n_rows = self.ch_rows
         used = self._used
-        out: "List[str]" = []
-        mark = "*" if self._smode else ">"
-        if not used:
-            out.extend(wrap("No channel in this program.", cols, n_rows))
-            return out
         two = 2 * len(used) <= n_rows
         shown = used
         if not two and len(used) > n_rows:  # a window of channels around the selected one
@@ -283,17 +284,44 @@ class Screen:
                     idx = i
             start = idx - n_rows + 1 if idx >= n_rows else 0
             shown = used[start:start + n_rows]
+        return two, shown
+
+    def _level_line(self, c: int, two: bool) -> str:
+        """The row with channel c's level: its second row, or its only one."""
+        cols = self.cols
+        m = ("*" if self._smode else ">") if self._sel == sv.ALL or self._sel == c else " "
+        level = ma_tenths(self._lvl[c] * 100)
+        lim = str(self._lim[c] // 1000)
+        if two:
+            return fit("   " + level + " / " + lim + " mA", cols)
+        label = self._program.labels[c] if c < len(self._program.labels) else ""
+        head = m + str(c + 1) + level + "/" + " " * (3 - len(lim)) + lim + " "
+        return head + short_label(label, cols - len(head))
+
+    def _level_rows(self, moved: int) -> None:
+        """Rebuild only the level rows of the channels with their bit in moved."""
+        if not self._used:
+            return
+        two, shown = self._layout()
+        for i in range(len(shown)):
+            c = shown[i]
+            if moved & (1 << c):
+                self._set_row(3 + 2 * i if two else 2 + i, self._level_line(c, two))
+
+    def _channel_rows(self) -> "List[str]":
+        cols = self.cols
+        n_rows = self.ch_rows
+        out: "List[str]" = []
+        if not self._used:
+            out.extend(wrap("No channel in this program.", cols, n_rows))
+            return out
+        two, shown = self._layout()
         for c in shown:
-            m = mark if self._sel == sv.ALL or self._sel == c else " "
-            label = self._program.labels[c] if c < len(self._program.labels) else ""
-            level = ma_tenths(self._lvl[c] * 100)
-            lim = str(self._lim[c] // 1000)
             if two:
+                m = ("*" if self._smode else ">") if self._sel == sv.ALL or self._sel == c else " "
+                label = self._program.labels[c] if c < len(self._program.labels) else ""
                 out.append(fit(m + str(c + 1) + " " + label, cols))
-                out.append(fit("   " + level + " / " + lim + " mA", cols))
-            else:
-                head = m + str(c + 1) + level + "/" + " " * (3 - len(lim)) + lim + " "
-                out.append(head + short_label(label, cols - len(head)))
+            out.append(self._level_line(c, two))
         while len(out) < n_rows:
             out.append(" " * cols)
         return out

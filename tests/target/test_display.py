@@ -7,6 +7,7 @@ fakehw.framebuf. Either way the SSD1306 model decodes the bytes the driver
 sent and reads the panel back as text.
 """
 
+import gc
 import json
 import sys
 
@@ -203,9 +204,8 @@ def test_a_second_of_a_running_session_rebuilds_the_title_row_only() -> None:
     scr.dirty = 0
     before = list(scr.lines)
     s.run(1000)
+    used = 0
     if ON_MPY:
-        import gc
-
         gc.collect()
         gc.disable()
         used = gc.mem_alloc()  # type: ignore[attr-defined]
@@ -218,9 +218,24 @@ def test_a_second_of_a_running_session_rebuilds_the_title_row_only() -> None:
     assert scr.lines[0].startswith("RUNNING") and scr.lines[0].endswith("58")
     scr.dirty = 0
     s.run(1000)
-    s.step(sv.MINUS)  # the time and a level at once: the whole screen is composed again
+    s.step(sv.MINUS)  # the time and both levels at once: those three rows
+    if ON_MPY:
+        gc.collect()
+        gc.disable()
+        used = gc.mem_alloc()  # type: ignore[attr-defined]
     assert scr.compose(s.sup, s.panel, s.prog)
+    if ON_MPY:
+        grew = gc.mem_alloc() - used  # type: ignore[attr-defined]
+        gc.enable()
+        assert grew < 1600, grew  # the title and two level rows (a whole screen: over 3 KB)
     assert scr.dirty == 1 | (1 << 3) | (1 << 5)
+    assert scr.lines[3].strip() == "2.0 / 80 mA" and scr.lines[5].strip() == "2.0 / 80 mA"
+    scr.dirty = 0
+    s.step(sv.START_PAUSE)  # pause: the levels ramp down, then the state's words change
+    s.run(3000)
+    assert s.sup.state == sv.PAUSED
+    assert scr.compose(s.sup, s.panel, s.prog)  # the whole screen is composed again
+    assert scr.dirty & (1 << 6) and scr.lines[6].startswith("Paused")
 
 
 def test_text_helpers() -> None:

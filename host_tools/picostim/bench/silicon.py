@@ -12,7 +12,9 @@ observe.mjs) or from the firmware's own console (`diag`), never computed from th
                                        them into a custom firmware image would move to flash
     silicon.alloc_bytes_per_tick_steady / _ramp
                                        heap growth between two diag reads with no collection
-                                       between them, per control tick, steady and while + is held
+                                       between them, less what a diag read allocates itself
+                                       (silicon.diag_alloc_bytes, measured idle), per control tick,
+                                       steady and while + is held
     silicon.gc_in_masked_window        masked windows in which the collector's code ran
                                        (its PCs found by profiling gc.collect() on the same image)
     silicon.tick_us_p50 / _max         the longest busy stretch (wake to sleep) of each 10 ms window
@@ -168,15 +170,23 @@ def _diag(sess: SiliconSession, collect: bool) -> dict[str, Any]:
     raise RuntimeError("no diag reply from the firmware")
 
 
-def _alloc_per_tick(samples: list[dict[str, Any]]) -> float:
-    """Heap growth per tick over consecutive diag reads with no collection between them."""
+def _alloc_per_tick(samples: list[dict[str, Any]], per_read: int = 0) -> float:
+    """Heap growth per tick over consecutive diag reads with no collection between them, less what
+    one diag read itself allocates between two samples (per_read: its reply, the next request)."""
     rates = []
     for a, b in itertools.pairwise(samples):
         dt = b["ticks"] - a["ticks"]
         grew = b["mem_alloc"] - a["mem_alloc"]
         if dt > 0 and grew >= 0:
-            rates.append(grew / dt)
+            rates.append(max(0, grew - per_read) / dt)
     return max(rates) if rates else 0.0
+
+
+def _diag_cost(sess: SiliconSession) -> int:
+    """Bytes one diag read allocates between two samples, read with the board idle (READY, the
+    screen still): the least growth over a few back-to-back reads."""
+    reads = [_diag(sess, False) for _ in range(4)]
+    return int(min(b["mem_alloc"] - a["mem_alloc"] for a, b in itertools.pairwise(reads)))
 
 
 def _steady(progress: Callable[[str], None], gc_pcs: list[int]) -> dict[str, Any]:
@@ -187,6 +197,9 @@ def _steady(progress: Callable[[str], None], gc_pcs: list[int]) -> dict[str, Any
         if at is None:
             raise RuntimeError("the firmware did not reach READY: %r" % s.lines[-3:])
         figs["silicon.boot_ms"] = round(at / MS, 1)
+        s.run_until(s.now_ns + 500 * MS)  # the boot's screen sent
+        per_read = _diag_cost(s)
+        figs["silicon.diag_alloc_bytes"] = per_read
         s.chip.observe(gc_pcs=gc_pcs, stretches=True)
         live = [_diag(s, True)["mem_alloc"]]
         progress("silicon: session start, + held (ramp), then steady for %g s" % SESSION_S)
@@ -288,8 +301,8 @@ def _steady(progress: Callable[[str], None], gc_pcs: list[int]) -> dict[str, Any
         loop_gaps = [b - a for a, b in itertools.pairwise(loop)]
         figs.update({
             "silicon.heap_live_bytes_max": max(live),
-            "silicon.alloc_bytes_per_tick_ramp": round(_alloc_per_tick(ramp), 1),
-            "silicon.alloc_bytes_per_tick_steady": round(_alloc_per_tick(steady), 1),
+            "silicon.alloc_bytes_per_tick_ramp": round(_alloc_per_tick(ramp, per_read), 1),
+            "silicon.alloc_bytes_per_tick_steady": round(_alloc_per_tick(steady, per_read), 1),
             "silicon.gc_in_masked_window": obs["gc_in_masked"],
             "silicon.masked_us_max": round(obs["masked_max_ns"] / 1000, 1),
             "silicon.tick_us_p50": round(statistics.median(ticks) / 1000, 1) if ticks else 0,
