@@ -260,6 +260,10 @@ class KillPath:
             self._park()
         except Exception:  # noqa: BLE001 - never raise out of a hard IRQ
             pass
+        self._fired()
+
+    def _fired(self) -> None:
+        """After the pads are parked: count it, and have the DAC codes zeroed soon."""
         self.fired[0] += 1
         if self._dac is not None:
             try:
@@ -279,12 +283,15 @@ class KillPath:
         if plan is not None:
             _native_park(plan)
         else:
-            self._park()
+            try:
+                self._park()
+            except Exception:  # noqa: BLE001 - never raise out of a hard IRQ
+                pass
         if pin is self._key_pin:  # the Pin the IRQ was set on: no allocation, no exception
             self.key_edges += 1
         elif pin is self._estop_pin:
             self.estop_edges += 1
-        self.fire()  # parks again (cheap), counts, and zeroes the DAC codes soon
+        self._fired()
 
     def arm(self, inputs: "Tuple[_In, ...]") -> None:
         """Hard IRQ on the stopping edge of each input: inputs are (key, e-stop)."""
