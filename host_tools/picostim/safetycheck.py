@@ -98,7 +98,7 @@ TICK_NS = 10 * MS  # the controller's tick (stim.controller.TICK_MS)
 # (a few hundred ns on the board: stim.hal.native_io.commit).
 # KILL_LATENCY_DOC_NS is docs/safety.md's bound (issue 12: 100 us). The model meets it with and
 # without the Python cost calibrated against silicon (fakehw.clock.PYTHON_COST): calibrated, the
-# IRQ entry is 18 us and the 16 writes 6.4 us (silicon: median 24 us, max 31 us); uncalibrated,
+# IRQ entry is 19 us and the 16 writes 6.4 us (silicon: median 25 us, max 33 us); uncalibrated,
 # 2 us a call, the commit's up to 21 writes and the kill's 16 take ~75 us at worst.
 KILL_LATENCY_DOC_NS = 100_000
 MASKED_CALLS_MAX = 21  # writes in the longest commit: four channels (4 each), four DAC pads, OE

@@ -31,10 +31,11 @@ PYTHON_COST = {
     # Hard IRQ entry: from a key-out / e-stop edge to the kill handler's first register write
     # (MicroPython's IRQ dispatch and KillPath._irq up to the native park). Silicon: a minimal
     # hard handler writes 16-17 us after its edge; the kill path, edge to the last of its 16 pads
-    # parked, median 24.1 us, max 30.9 us (200 edges across the tick, bench silicon.kill_*).
-    "irq_entry_ns": 18_000,
+    # parked, median 25.4 us, max 32.8 us (200 edges across the tick, bench silicon.kill_*; the
+    # spread is other IRQs, USB and the timer, served first, which the model leaves out).
+    "irq_entry_ns": 19_000,
     # A register write inside a hard IRQ handler: the native park makes 16 in ~6 us (0.4 us each;
-    # the model makes them through mem32, one call each). 18 + 16 x 0.4 = 24.4 us to the last pad.
+    # the model makes them through mem32, one call each). 19 + 16 x 0.4 = 25.4 us to the last pad.
     "irq_call_ns": 400,
     # The tick's IRQs-held-back section (stim.hal.outputs.ChannelOutputs.commit): on silicon one
     # Thumb routine between cpsid and cpsie, a few hundred ns even when it starts four channels;
