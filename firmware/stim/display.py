@@ -144,6 +144,7 @@ class Screen:
         self._valid = False
         self._only_title = False  # the last _sync() found nothing but the time and levels changed
         self._lvl_moved = 0  # bit c: channel c's level changed at the last _sync()
+        self._secs_moved = False  # the remaining time changed at the last _sync()
         self._state = -1
         self._program: "Any" = None
         self._used: "Tuple[int, ...]" = ()
@@ -174,7 +175,8 @@ class Screen:
             # Only the remaining time (once a second while a session runs) and levels (while they
             # ramp) moved: those rows alone, a few small strings each, where a whole screen made
             # ~1.7 KB of garbage every time (silicon.alloc_bytes_per_tick_*).
-            self._set_row(0, self._title())
+            if self._secs_moved:
+                self._set_row(0, self._title())
             if self._lvl_moved and self._state != sv.FAULT:
                 self._level_rows(self._lvl_moved)
         else:
@@ -233,6 +235,7 @@ class Screen:
                 other = True
         self._only_title = not other  # the title and level rows cover what moved
         self._lvl_moved = moved_lv
+        self._secs_moved = moved
         return other or moved or moved_lv != 0
 
     # -- on a change only ------------------------------------------------------------------
@@ -293,7 +296,7 @@ class Screen:
         level = ma_tenths(self._lvl[c] * 100)
         lim = str(self._lim[c] // 1000)
         if two:
-            return fit("   " + level + " / " + lim + " mA", cols)
+            return fit("   %s / %s mA" % (level, lim), cols)  # one format: fewer strings while levels ramp
         label = self._program.labels[c] if c < len(self._program.labels) else ""
         head = m + str(c + 1) + level + "/" + " " * (3 - len(lim)) + lim + " "
         return head + short_label(label, cols - len(head))
