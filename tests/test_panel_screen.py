@@ -14,7 +14,7 @@ from pathlib import Path
 from picostim.bench.panel import MS, Rig
 from picostim.fakehw.runner import BOARDS_DIR
 
-SCREEN_MS = 600  # a compose (every 200 ms) and up to eight pages of four 10 ms ticks each
+SCREEN_MS = 900  # a compose (every 200 ms) and up to eight pages of eight 10 ms ticks each
 
 
 def _png_lit(png: bytes, scale: int) -> int:

@@ -122,7 +122,7 @@ KILL_LATENCY_NS = kill_latency_bound_ns()
 # With an I2C DAC (MCP4728) the kill path leaves the codes to thread context (micropython.schedule,
 # then the next tick): the IRQ never touches the I2C bus, which the OLED may be using. The stim pins
 # and output-enable are off within KILL_LATENCY_NS; the codes must be 0 within EXT_DAC_ZERO_NS
-# (issue 12: 2 ms), which covers a display transfer in progress (one 32-byte chunk, ~0.8 ms at
+# (issue 12: 2 ms), which covers a display transfer in progress (one 16-byte chunk, ~0.45 ms at
 # 400 kHz) and the MCP4728's Fast Write.
 EXT_DAC_ZERO_NS = 2_000_000
 

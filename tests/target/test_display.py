@@ -316,7 +316,7 @@ def test_the_model_panel_reads_back_what_the_screen_says_in_every_state() -> Non
     assert dev.pixel(0, 7) == 1 and dev.pixel(0, 15) == 0  # the title bar is lit around its glyphs
 
 
-def test_a_quarter_page_per_tick_and_a_compose_at_most_every_200_ms() -> None:
+def test_an_eighth_of_a_page_per_tick_and_a_compose_at_most_every_200_ms() -> None:
     chip, dev, o = _oled()
     s = _running()
     t0 = chip.clock.now_ns()
@@ -328,13 +328,13 @@ def test_a_quarter_page_per_tick_and_a_compose_at_most_every_200_ms() -> None:
         t = chip.clock.now_ns()
         o.service(ticks * TICK, s.sup, s.panel, s.prog)
         longest = max(longest, chip.clock.now_ns() - t)
-    assert ticks == 32  # 8 rows changed: four 32-byte chunks a page, one chunk a tick
-    assert o.pages_sent == 8 and len(dev.frames) == 33  # + the driver's blank frame at init
+    assert ticks == 64  # 8 rows changed: eight 16-byte chunks a page, one chunk a tick
+    assert o.pages_sent == 8 and len(dev.frames) == 65  # + the driver's blank frame at init
     pages = [f[1] for f in dev.frames[1:]]
-    assert pages == [1 << (i // 4) for i in range(32)]  # each data write is a quarter of one page
-    assert longest < 1_400_000  # address window + 32 bytes at 400 kHz: ~1.2 ms at most in a tick
+    assert pages == [1 << (i // 8) for i in range(64)]  # each data write is an eighth of one page
+    assert longest < 1_000_000  # address window + 16 bytes at 400 kHz: ~0.9 ms at most in a tick
     bus_ms = (chip.clock.now_ns() - t0) / 1e6
-    assert 8 * 3.0 < bus_ms < 8 * 4.5  # ~3.5 ms a page at 400 kHz, spread over four ticks
+    assert 8 * 3.0 < bus_ms < 8 * 5.0  # ~3.8 ms a page at 400 kHz, spread over eight ticks
     composed = o.screen.composed
     s.step(sv.MINUS)  # a change, 10 ms after the last compose: it waits for the 200 ms mark
     o.service(10 * TICK, s.sup, s.panel, s.prog)

@@ -10,12 +10,12 @@ controller's tick, and it never costs the tick its period:
 - every tick the screen latches that tick's alert (allocation-free);
 - at most every REFRESH_MS the screen is composed from the state; only when
   a text row changed is it drawn into the framebuffer (and marked pending);
-- at most one CHUNK (32 bytes, a quarter page) per tick goes on the bus, in
-  one I2C transaction of about 0.8 ms at 400 kHz; a page's first chunk
-  follows its column and page address (six 2-byte command writes, ~0.4 ms).
-  The SSD1306 carries on at the next column, so a page is four ticks and a
-  whole frame (1 KB, ~25 ms in one go) 32 ticks. A text row is exactly one
-  page, so a change of one row costs four ticks.
+- at most one CHUNK (16 bytes, an eighth of a page) per tick goes on the
+  bus, in one I2C transaction of about 0.45 ms at 400 kHz; a page's first
+  chunk follows its column and page address (six 2-byte command writes,
+  ~0.4 ms). The SSD1306 carries on at the next column, so a page is eight
+  ticks and a whole frame (1 KB, ~25 ms in one go) 64 ticks. A text row is
+  exactly one page, so a change of one row shows within 80 ms.
 Why so small: the loop's tick has a 2 ms budget on silicon (issue 12), and an
 MCP4728 on the same bus can only be zeroed between two transactions (the
 kill path schedules it, stim.hal.rp2040.KillPath): a 128-byte page held
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from stim.board import Board
 
 REFRESH_MS = const(200)  # the screen is composed at most this often
-CHUNK = const(32)  # data bytes per tick on the bus
+CHUNK = const(16)  # data bytes per tick on the bus
 _SET_COL_ADDR = const(0x21)
 _SET_PAGE_ADDR = const(0x22)
 

@@ -17,8 +17,8 @@ Figures:
                                     by at least one DAC code: ceil(code / (ramp rate x tick)) ticks)
     panel.oled_frame_ms             bus time of one whole frame as the driver's show() sends it (1 KB)
     panel.oled_page_ms              bus time of one page as stim.hal.oled sends it (one text row), over
-                                    its four ticks
-    panel.oled_tick_ms_max          the most bus time the display takes in one tick (a 32-byte chunk,
+                                    its eight ticks
+    panel.oled_tick_ms_max          the most bus time the display takes in one tick (a 16-byte chunk,
                                     with the page's address window before the first)
     panel.max_tick_gap_ms           longest time between two ticks (charge-pump toggles) while the display
                                     redraws during a session: the display never stretches the loop
@@ -331,10 +331,7 @@ def _display_pages(rig: Rig) -> int:
     d = rig.runner.display
     if d is None:
         return 0
-    pages = 0
-    for _t, mask in d.frames:
-        pages += bin(mask).count("1")
-    return pages
+    return d.data_bytes // 128  # pages' worth of data bytes: a page goes out in chunks
 
 
 def measure_oled_bus_times() -> "tuple[float, float, float]":
