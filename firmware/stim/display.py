@@ -156,6 +156,7 @@ class Screen:
         self._shown_alert: "Optional[str]" = None
         self._lvl: "List[int]" = [-1] * n_channels  # tenths of a mA
         self._lim: "List[int]" = [-1] * n_channels
+        self._lim_s: "List[str]" = [""] * n_channels  # the limit in whole mA, as the rows show it
 
     # -- every tick -------------------------------------------------------------------
     def observe(self, now_ms: int, sup: "Any") -> None:
@@ -232,6 +233,7 @@ class Screen:
             lim = sup.limit_ua[c] if smode else sup.cap_ua(c)
             if lim != self._lim[c]:
                 self._lim[c] = lim
+                self._lim_s[c] = str(lim // 1000)  # made once here, not at every level change
                 other = True
         self._only_title = not other  # the title and level rows cover what moved
         self._lvl_moved = moved_lv
@@ -292,11 +294,14 @@ class Screen:
     def _level_line(self, c: int, two: bool) -> str:
         """The row with channel c's level: its second row, or its only one."""
         cols = self.cols
+        t = self._lvl[c]  # tenths of a mA
+        lim = self._lim_s[c]
+        if two:  # one format, few strings: this row is rebuilt five times a second while levels ramp
+            if t < 1000:
+                return fit("   %2d.%d / %s mA" % (t // 10, t % 10, lim), cols)  # = ma_tenths below 100 mA
+            return fit("   %s / %s mA" % (ma_tenths(t * 100), lim), cols)
         m = ("*" if self._smode else ">") if self._sel == sv.ALL or self._sel == c else " "
-        level = ma_tenths(self._lvl[c] * 100)
-        lim = str(self._lim[c] // 1000)
-        if two:
-            return fit("   %s / %s mA" % (level, lim), cols)  # one format: fewer strings while levels ramp
+        level = ma_tenths(t * 100)
         label = self._program.labels[c] if c < len(self._program.labels) else ""
         head = m + str(c + 1) + level + "/" + " " * (3 - len(lim)) + lim + " "
         return head + short_label(label, cols - len(head))

@@ -238,6 +238,16 @@ def test_a_second_of_a_running_session_rebuilds_the_title_row_only() -> None:
     assert scr.dirty & (1 << 6) and scr.lines[6].startswith("Paused")
 
 
+def test_the_level_row_reads_as_ma_tenths_at_every_level() -> None:
+    """The level row's one-format fast path says what ma_tenths says, below and above 100 mA."""
+    scr = dsp.Screen(1)
+    scr._lim_s[0] = "80"
+    for t in list(range(0, 1200, 7)) + [999, 1000, 1001]:
+        scr._lvl[0] = t
+        want = dsp.fit("   " + dsp.ma_tenths(t * 100) + " / 80 mA", 16)
+        assert scr._level_line(0, True) == want, (t, scr._level_line(0, True), want)
+
+
 def test_text_helpers() -> None:
     assert dsp.fit("abc", 5) == "abc  " and dsp.fit("abcdef", 4) == "abcd"
     assert dsp.wrap("program locked while running", 16, 2) == ["program locked  ", "while running   "]
