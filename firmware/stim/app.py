@@ -130,7 +130,7 @@ def run(ctl: Controller, con: "Optional[_console.Console]" = None, disp: "Option
         last_alert = sup.alert
         if con is not None:
             con.step(hal.ticks_ms())  # bounded work; never raises
-        if disp is not None:  # at most one page on the bus per tick; never raises (stim.hal.oled)
+        if disp is not None:  # at most 16 bytes on the bus per tick; never raises (stim.hal.oled)
             disp.service(hal.ticks_ms(), sup, ctl.panel, ctl.program)
             if disp.error is not None:
                 ctl.post_alert(disp.error)
