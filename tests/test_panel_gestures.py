@@ -19,7 +19,7 @@ from stim import feedback as fb
 from stim import programs
 from stim import supervisor as sv
 
-SCREEN_MS = 400  # a change is on the panel within 200 ms (compose) + 8 ticks (one page each)
+SCREEN_MS = 900  # a change is on the panel within 200 ms (compose) + 64 ticks (8 pages of 8 chunks)
 NAMES = programs.names()
 
 
