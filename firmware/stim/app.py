@@ -111,13 +111,19 @@ def open_console(ctl: Controller) -> "Optional[_console.Console]":
 
 
 def run(ctl: Controller, con: "Optional[_console.Console]" = None, disp: "Optional[_oled.Oled]" = None) -> None:
+    """The loop. Its guards are here, in a frame made once, rather than in Controller.tick,
+    Console.step and Oled.service: MicroPython gives every call of a function with a try block and
+    a few locals a heap frame (picostim.devtools.frames), and this loop calls those every 10 ms."""
     last_state = -1
     last_fault: "Optional[str]" = None
     last_alert: "Optional[str]" = None
     deadline = hal.ticks_ms()
     sup = ctl.sup
     while True:
-        ctl.tick(hal.ticks_ms())
+        try:
+            ctl.tick_unguarded(hal.ticks_ms())
+        except Exception as e:  # noqa: BLE001 - any doubt: outputs off, latched fault (Controller.tick)
+            ctl.crashed(e)
         if sup.state != last_state or sup.fault != last_fault or (sup.alert is not None and sup.alert != last_alert):
             reason = sup.fault or sup.alert or sup.end_reason or ""
             line = status_line(sv.STATE_NAMES[sup.state], reason, sup.key, sup.estop_released, hal.ticks_ms())
@@ -129,9 +135,15 @@ def run(ctl: Controller, con: "Optional[_console.Console]" = None, disp: "Option
             last_fault = sup.fault
         last_alert = sup.alert
         if con is not None:
-            con.step(hal.ticks_ms())  # bounded work; never raises
-        if disp is not None:  # at most 16 bytes on the bus per tick; never raises (stim.hal.oled)
-            disp.service(hal.ticks_ms(), sup, ctl.panel, ctl.program)
+            try:
+                con.step_unguarded(hal.ticks_ms())  # bounded work
+            except Exception as e:  # noqa: BLE001 - a console bug must never stop the tick (Console.step)
+                con.crashed(e)
+        if disp is not None:  # at most 16 bytes on the bus per tick (stim.hal.oled)
+            try:
+                disp.service_unguarded(hal.ticks_ms(), sup, ctl.panel, ctl.program)
+            except Exception as e:  # noqa: BLE001 - the display is no safety function (Oled.service)
+                disp.crashed(e)
             if disp.error is not None:
                 ctl.post_alert(disp.error)
                 disp = None

@@ -162,14 +162,22 @@ class Console:
         try:
             self._step(now_ms)
         except Exception as e:  # noqa: BLE001 - a console bug must never stop the tick
-            self._n = 0
-            self._overflow = False
-            self._lim_ch = -1
-            try:
-                self._end_export()
-                self._reply(None, {"ok": False, "error": "internal: " + repr(e)})
-            except Exception:  # noqa: BLE001 - out of memory even for the error line: stay quiet
-                self._export = None
+            self.crashed(e)
+
+    def step_unguarded(self, now_ms: int) -> None:
+        """step() without its guard, for a caller whose own try calls crashed() (stim.app.run)."""
+        self._step(now_ms)
+
+    def crashed(self, e: Exception) -> None:
+        """An exception escaped a step: drop the request, say so, carry on."""
+        self._n = 0
+        self._overflow = False
+        self._lim_ch = -1
+        try:
+            self._end_export()
+            self._reply(None, {"ok": False, "error": "internal: " + repr(e)})
+        except Exception:  # noqa: BLE001 - out of memory even for the error line: stay quiet
+            self._export = None
 
     def _step(self, now_ms: int) -> None:
         self._now = now_ms

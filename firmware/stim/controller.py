@@ -32,7 +32,6 @@ LIMIT_STEP_UA = const(5000)  # one + or - in supervisor mode: 5 mA
 
 ALERT_PROGRAM_LOCKED = "program locked while running"
 _QUEUE = const(8)  # console intents waiting for a tick
-_NO_INTENT = (sv.NONE, sv.ALL, 0)
 
 
 class Controller:
@@ -172,109 +171,152 @@ class Controller:
 
     # -- the tick ----------------------------------------------------------------
     def tick(self, now_ms: int) -> None:
+        """One tick. Never raises: an exception fires the kill path and latches FAULT (crashed())."""
         try:
-            self._tick(now_ms)
+            self.tick_unguarded(now_ms)
         except Exception as e:  # noqa: BLE001 - any doubt: outputs off, latched fault
-            self.kill.fire()
-            self.error = repr(e)
-            self.sup.latch_fault("internal error: " + self.error)
-            self._kills_seen = self.kill.count
-            try:
-                self.outputs.forget_running()
-            except Exception:  # noqa: BLE001 - the kill already holds the pins low
-                pass
+            self.crashed(e)
+
+    def tick_unguarded(self, now_ms: int) -> None:
+        """tick() without its guard, for a caller whose own try calls crashed() (stim.app.run: a try
+        in a call made every tick would cost that call a heap frame, picostim.devtools.frames)."""
+        self._tick(now_ms)
         self.ticks += 1
+
+    def crashed(self, e: Exception) -> None:
+        """An exception escaped the tick: outputs off through the kill path, FAULT latched."""
+        self.ticks += 1
+        self.kill.fire()
+        self.error = repr(e)
+        self.sup.latch_fault("internal error: " + self.error)
+        self._kills_seen = self.kill.count
+        try:
+            self.outputs.forget_running()
+        except Exception:  # noqa: BLE001 - the kill already holds the pins low
+            pass
 
     def _now(self) -> int:
         return self._last_now
 
+    # The tick is split into small methods on purpose: MicroPython gives a call whose locals and value
+    # stack exceed 11 words a heap frame, at every call (picostim.devtools.frames; issue 12).
     def _tick(self, now_ms: int) -> None:
         self._last_now = now_ms
+        sup = self.sup
+        self._inputs(now_ms)  # sup.in_key, sup.in_estop_released; the panel stepped
+        self._intent()  # sup.in_intent, in_ch, in_arg
+        sup.advance(now_ms)
+        self._after_step()
+        # Sense lines: compare what was driven last tick with what flowed.
+        for c in range(self.n):
+            self._sense(c)
+        want = sv.watchdog_ms(sup.state)
+        wdt = self.watchdog
+        if wdt is not None and want < wdt.timeout_ms:
+            wdt.set_timeout(want)  # shorter first: a session may go live in _apply
+        self._apply()
+        if wdt is not None and want > wdt.timeout_ms and not self.driving:
+            wdt.set_timeout(want)  # longer only now, with every output off (before any flush)
+        self._record(now_ms)
+        self._feedback(now_ms)
+        if sup.pump and not self._killed_now:
+            self.hw.toggle_charge_pump()  # the stage keeps its supply only while this goes on
+        else:
+            self.hw.stop_charge_pump()
+        if sup.feed_wdt and wdt is not None:
+            wdt.feed()
+
+    def _inputs(self, now_ms: int) -> None:
+        """The key and e-stop levels into the supervisor's inputs, and the panel stepped."""
         hw = self.hw
-        key = hw.key_present()
-        released = hw.estop_released()
         kill = self.kill
+        sup = self.sup
+        sup.in_key = hw.key_present()
+        sup.in_estop_released = hw.estop_released()
         # A stopping edge the kill path's IRQ caught since the last tick counts even if the level
         # is back by now: a key glitch ends the session, an e-stop tap latches, as a longer one would.
         if kill.key_edges != self._key_edges:
             self._key_edges = kill.key_edges
-            key = False
+            sup.in_key = False
         if kill.estop_edges != self._estop_edges:
             self._estop_edges = kill.estop_edges
-            released = False
+            sup.in_estop_released = False
+        self.panel.step(now_ms, hw.buttons_mask(), sup.in_key)
+
+    def _after_step(self) -> None:
+        sup = self.sup
         pnl = self.panel
-        pnl.step(now_ms, hw.buttons_mask(), key)
-        intent, ch, arg = self._intent()
-        self.sup.step(now_ms, key, released, intent, ch, arg)
-        if pnl.stuck is not None and self.sup.fault is None and self.ticks == 0:
+        if pnl.stuck is not None and sup.fault is None and self.ticks == 0:
             # After the step, which has seen the key's level: a key already in at boot must be
             # turned off and on to clear this (latched before it, the fault cleared by itself).
-            self.sup.latch_fault("button stuck: " + pnl.stuck)
+            sup.latch_fault("button stuck: " + pnl.stuck)
         if self._alert is not None:  # the supervisor clears alerts as it steps: show ours after
-            self.sup.alert = self._alert
+            sup.alert = self._alert
             self._alert = None
-        # Sense lines: compare what was driven last tick with what flowed.
-        for c in range(self.n):
-            s = hw.sense_ua(c)
-            if s >= 0:
-                self.sup.check_sense(c, self.out_ua[c], s)
-        want_wdt = sv.watchdog_ms(self.sup.state)
-        wdt = self.watchdog
-        if wdt is not None and want_wdt < wdt.timeout_ms:
-            wdt.set_timeout(want_wdt)  # shorter first: a session may go live in _apply
-        self._apply()
-        if wdt is not None and want_wdt > wdt.timeout_ms and not self.driving:
-            wdt.set_timeout(want_wdt)  # longer only now, with every output off (before any flush)
-        if intent == sv.SET_LIMIT:
+
+    def _sense(self, c: int) -> None:
+        s = self.hw.sense_ua(c)
+        if s >= 0:
+            self.sup.check_sense(c, self.out_ua[c], s)
+
+    def _record(self, now_ms: int) -> None:
+        sup = self.sup
+        if sup.in_intent == sv.SET_LIMIT:
             self._save_settings()
         rec = self.recorder
         if rec is not None:
-            rec.observe(now_ms, self.sup, self.program.name, self.driving)
+            rec.observe(now_ms, sup, self.program.name, self.driving)
             wc = rec.store.warn_count
             if wc != self._warn_count:  # a store problem: say so on the panel
                 self._warn_count = wc
-                if self.sup.alert is None and rec.store.warnings:
-                    self.sup.alert = rec.store.warnings[-1]
-        self._feedback(now_ms)
-        if self.sup.pump and not self._killed_now:
-            hw.toggle_charge_pump()  # the stage keeps its supply only while this goes on
-        else:
-            hw.stop_charge_pump()
-        if self.sup.feed_wdt and self.watchdog is not None:
-            self.watchdog.feed()
+                if sup.alert is None and rec.store.warnings:
+                    sup.alert = rec.store.warnings[-1]
 
-    def _intent(self) -> "tuple[int, int, int]":
+    def _intent(self) -> None:
+        """This tick's intent into the supervisor's inputs (in_intent, in_ch, in_arg): the panel's,
+        else the oldest console request waiting."""
         pnl = self.panel
+        sup = self.sup
         it = pnl.intent
-        ch = pnl.intent_channel
-        if it == _panel.NONE and self._q_len:
-            # Console intents take a tick the panel leaves free (a press is never lost), oldest first.
-            got = (self._q_intent[0], self._q_ch[0], self._q_arg[0])
-            n = self._q_len - 1
-            for i in range(n):
-                self._q_intent[i] = self._q_intent[i + 1]
-                self._q_ch[i] = self._q_ch[i + 1]
-                self._q_arg[i] = self._q_arg[i + 1]
-            self._q_len = n
-            self.requests_done += 1
-            return got
-        if it == _panel.START_PAUSE:
-            return sv.START_PAUSE, ch, 0
-        if it == _panel.PLUS:
-            return sv.PLUS, ch, 0
-        if it == _panel.MINUS:
-            return sv.MINUS, ch, 0
-        if it == _panel.LIMIT_UP or it == _panel.LIMIT_DOWN:
-            c = 0 if ch == sv.ALL else ch
-            step = LIMIT_STEP_UA if it == _panel.LIMIT_UP else -LIMIT_STEP_UA
-            return sv.SET_LIMIT, ch, self.sup.limit_ua[c] + step
-        if it == _panel.PROGRAM:
-            nxt = self.program_index + 1
-            if nxt >= len(self.programs):
-                nxt = 0
-            if not self.select_program(nxt):
-                self._alert = ALERT_PROGRAM_LOCKED
-        return _NO_INTENT  # one tuple made at import: `return a, b, c` would allocate every idle tick
+        sup.in_ch = pnl.intent_channel
+        sup.in_arg = 0
+        sup.in_intent = sv.NONE
+        if it == _panel.NONE:
+            if self._q_len:
+                self._dequeue()
+        elif it == _panel.START_PAUSE:
+            sup.in_intent = sv.START_PAUSE
+        elif it == _panel.PLUS:
+            sup.in_intent = sv.PLUS
+        elif it == _panel.MINUS:
+            sup.in_intent = sv.MINUS
+        elif it == _panel.LIMIT_UP or it == _panel.LIMIT_DOWN:
+            c = 0 if sup.in_ch == sv.ALL else sup.in_ch
+            sup.in_intent = sv.SET_LIMIT
+            sup.in_arg = sup.limit_ua[c] + (LIMIT_STEP_UA if it == _panel.LIMIT_UP else -LIMIT_STEP_UA)
+        elif it == _panel.PROGRAM:
+            self._next_program()
+
+    def _dequeue(self) -> None:
+        # Console intents take a tick the panel leaves free (a press is never lost), oldest first.
+        sup = self.sup
+        sup.in_intent = self._q_intent[0]
+        sup.in_ch = self._q_ch[0]
+        sup.in_arg = self._q_arg[0]
+        n = self._q_len - 1
+        for i in range(n):
+            self._q_intent[i] = self._q_intent[i + 1]
+            self._q_ch[i] = self._q_ch[i + 1]
+            self._q_arg[i] = self._q_arg[i + 1]
+        self._q_len = n
+        self.requests_done += 1
+
+    def _next_program(self) -> None:
+        nxt = self.program_index + 1
+        if nxt >= len(self.programs):
+            nxt = 0
+        if not self.select_program(nxt):
+            self._alert = ALERT_PROGRAM_LOCKED
 
     def _apply(self) -> None:
         """Drive the outputs to the supervisor's decision.
@@ -289,42 +331,48 @@ class Controller:
         """
         sup = self.sup
         running = sup.state == sv.RUNNING
-        env = pulse.envelope_permille(self.program, sup.session_ms) if running else 0
-        self.envelope = env
-        outs = self.outputs
-        kill = self.kill
+        self.envelope = pulse.envelope_permille(self.program, sup.session_ms) if running else 0
         self._killed_now = False
-        if running and kill.count == self._kills_seen:
-            driving = False
-            self._all_off = False  # from here some output may be on
-            for c in range(self.n):
-                ua = sup.level_ua[c] * env // 1000
-                outs.set_ua(c, ua)
-                self.out_ua[c] = ua
-                if ua:
-                    driving = True
-            if outs.commit(kill.fired, self._kills_seen):  # IRQs held back, and only if no kill fired
-                self.driving = driving
-                return
-        if kill.count != self._kills_seen:
+        if running and self.kill.count == self._kills_seen and self._go_live():
+            return
+        if self.kill.count != self._kills_seen:
             # The IRQ kill fired since the last tick (perhaps during the lines above): the pads are
             # GPIO low. This tick's decision is stale: everything off, and the next tick acts on the
             # edge. (This once compared the count after updating it, which never held, so a kill
             # landing mid-tick was undone by the same tick's outputs for up to 10 ms: found by
             # picostim.safetycheck, bench/safety.py's kill-latency runs.)
-            self._kills_seen = kill.count
+            self._kills_seen = self.kill.count
             self._killed_now = True
-            outs.forget_running()
+            self.outputs.forget_running()
         if self._killed_now or not self._all_off:
             # Once per stop (and after every kill): DAC codes 0 (also one written after a kill),
             # trains halted, pins parked. Nothing but a commit turns them on again, so idle ticks
             # do not repeat it (0.6 ms a tick on silicon).
-            outs.all_off()
+            self.outputs.all_off()
             for c in range(self.n):
                 self.out_ua[c] = 0
             self._all_off = True
         self.hw.output_enable.set(False)  # re-asserted every idle tick: one pin write
         self.driving = False
+
+    def _go_live(self) -> bool:
+        """Every channel's level times the envelope prepared, then committed (IRQs held back, and only
+        if no kill fired since the tick read its inputs). False if a kill fired: nothing went live."""
+        self._all_off = False  # from here some output may be on
+        driving = False
+        for c in range(self.n):
+            if self._prepare(c):
+                driving = True
+        if self.outputs.commit(self.kill.fired, self._kills_seen):
+            self.driving = driving
+            return True
+        return False
+
+    def _prepare(self, c: int) -> int:
+        ua = self.sup.level_ua[c] * self.envelope // 1000
+        self.outputs.set_ua(c, ua)
+        self.out_ua[c] = ua
+        return ua
 
     def _panel_click(self) -> bool:
         """A panel gesture that changed a setting without an alert: channel, program, supervisor mode."""

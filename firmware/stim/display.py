@@ -55,7 +55,9 @@ HINT_SUPERVISOR = "Supervisor: +/- sets the max."
 
 def fit(s: str, n: int) -> str:
     """s cut or padded with spaces to exactly n characters."""
-    if len(s) >= n:
+    if len(s) == n:
+        return s
+    if len(s) > n:
         return s[:n]
     return s + " " * (n - len(s))
 
@@ -157,6 +159,12 @@ class Screen:
         self._lvl: "List[int]" = [-1] * n_channels  # tenths of a mA
         self._lim: "List[int]" = [-1] * n_channels
         self._lim_s: "List[str]" = [""] * n_channels  # the limit in whole mA, as the rows show it
+        # Made by _build(): each channel's level row (-1: not shown) and its template (_level_template).
+        self._two = False
+        self._row_of: "List[int]" = [-1] * n_channels
+        self._fmt: "List[Optional[str]]" = [None] * n_channels
+        self._title_state = -1
+        self._title_fmt = ""
 
     # -- every tick -------------------------------------------------------------------
     def observe(self, now_ms: int, sup: "Any") -> None:
@@ -178,7 +186,7 @@ class Screen:
             # ~1.7 KB of garbage every time (silicon.alloc_bytes_per_tick_*).
             if self._secs_moved:
                 self._set_row(0, self._title())
-            if self._lvl_moved and self._state != sv.FAULT:
+            if self._lvl_moved and self._state != sv.FAULT and self._used:
                 self._level_rows(self._lvl_moved)
         else:
             self._build()
@@ -187,36 +195,44 @@ class Screen:
 
     def _sync(self, sup: "Any", panel: "Any", program: "Any") -> bool:
         """Take the values the screen shows from the state; True if any differs. Allocation-free.
-        Leaves _only_title True if nothing but the remaining time differs."""
-        other = not self._valid  # something besides the remaining time differs
-        self._valid = True
-        st = sup.state
-        if st != self._state:
-            self._state = st
+        Leaves _only_title True if nothing but the remaining time and the levels differ.
+        (Split in three so that each frame stays on the stack: picostim.devtools.frames.)"""
+        other = self._sync_state(sup, panel, program)
+        self._sync_secs(sup)
+        if self._sync_levels(sup):
             other = True
-        if program is not self._program:
-            self._program = program
-            self._used = ()
-            other = True
+        self._only_title = not other  # the title and level rows cover what moved
+        return other or self._secs_moved or self._lvl_moved != 0
+
+    def _sync_secs(self, sup: "Any") -> None:
         secs = -1
+        st = sup.state
         if st != sv.FAULT:
             ms = sup.session_limit_ms
             if st == sv.RUNNING or st == sv.PAUSED:
                 ms -= sup.session_ms
             secs = (ms + 999) // 1000 if ms > 0 else 0
-        moved = secs != self._secs
+        self._secs_moved = secs != self._secs
         self._secs = secs
-        sel = panel.channel
-        if sel != self._sel:
-            self._sel = sel
+
+    def _sync_state(self, sup: "Any", panel: "Any", program: "Any") -> bool:
+        other = not self._valid  # something besides the remaining time and levels differs
+        self._valid = True
+        if sup.state != self._state:
+            self._state = sup.state
             other = True
-        smode = panel.supervisor_mode
-        if smode != self._smode:
-            self._smode = smode
+        if program is not self._program:
+            self._program = program
+            self._used = ()
             other = True
-        key = sup.key
-        if key != self._key:
-            self._key = key
+        if panel.channel != self._sel:
+            self._sel = panel.channel
+            other = True
+        if panel.supervisor_mode != self._smode:
+            self._smode = panel.supervisor_mode
+            other = True
+        if sup.key != self._key:
+            self._key = sup.key
             other = True
         if sup.fault is not self._fault:
             self._fault = sup.fault
@@ -224,21 +240,31 @@ class Screen:
         if self.alert is not self._shown_alert:
             self._shown_alert = self.alert
             other = True
-        moved_lv = 0
-        for c in range(self.n):
-            lv = sup.level_ua[c] // 100  # the screen shows tenths of a mA
-            if lv != self._lvl[c]:
-                self._lvl[c] = lv
-                moved_lv |= 1 << c
-            lim = sup.limit_ua[c] if smode else sup.cap_ua(c)
-            if lim != self._lim[c]:
-                self._lim[c] = lim
-                self._lim_s[c] = str(lim // 1000)  # made once here, not at every level change
+        return other
+
+    def _sync_levels(self, sup: "Any") -> bool:
+        """Every channel's level and limit; True if a limit changed. Leaves _lvl_moved."""
+        self._lvl_moved = 0
+        other = False
+        c = self.n
+        while c > 0:
+            c -= 1
+            if self._sync_channel(sup, c):
                 other = True
-        self._only_title = not other  # the title and level rows cover what moved
-        self._lvl_moved = moved_lv
-        self._secs_moved = moved
-        return other or moved or moved_lv != 0
+        return other
+
+    def _sync_channel(self, sup: "Any", c: int) -> bool:
+        """Channel c's level and limit; True if its limit (anything but the level) changed."""
+        lv = sup.level_ua[c] // 100  # the screen shows tenths of a mA
+        if lv != self._lvl[c]:
+            self._lvl[c] = lv
+            self._lvl_moved |= 1 << c
+        lim = sup.limit_ua[c] if self._smode else sup.cap_ua(c)
+        if lim == self._lim[c]:
+            return False
+        self._lim[c] = lim
+        self._lim_s[c] = str(lim // 1000)  # made once here, not at every level change
+        return True
 
     # -- on a change only ------------------------------------------------------------------
     def _build(self) -> None:
@@ -266,9 +292,17 @@ class Screen:
         """Row 0: the state, and the remaining time at the right."""
         cols = self.cols
         name = sv.STATE_NAMES[self._state]
-        if self._secs < 0:
+        secs = self._secs
+        if secs < 0:
             return fit(name, cols)
-        t = mmss(self._secs)
+        if secs < 6000 and len(name) <= cols - 6:
+            # Once a second while a session runs: one format of a template made per state, a few
+            # small allocations where building the row piece by piece made a dozen.
+            if self._title_state != self._state:
+                self._title_state = self._state
+                self._title_fmt = fit(name, cols - 6) + " %2d:%02d"
+            return self._title_fmt % (secs // 60, secs % 60)
+        t = mmss(secs)
         return fit(name, cols - len(t) - 1) + " " + t
 
     def _set_row(self, r: int, text: str) -> None:
@@ -291,45 +325,71 @@ class Screen:
             shown = used[start:start + n_rows]
         return two, shown
 
-    def _level_line(self, c: int, two: bool) -> str:
-        """The row with channel c's level: its second row, or its only one."""
+    def _marker(self, c: int) -> str:
+        return ("*" if self._smode else ">") if self._sel == sv.ALL or self._sel == c else " "
+
+    def _label(self, c: int) -> str:
+        return self._program.labels[c] if c < len(self._program.labels) else ""
+
+    def _level_template(self, c: int) -> "Optional[str]":
+        """Channel c's level row with "%2d.%d" where the level goes (levels below 100 mA), or None if
+        the row does not fit that way. Made when the screen is built, so that a level change while
+        ramping formats one string (five times a second) instead of building the row."""
         cols = self.cols
-        t = self._lvl[c]  # tenths of a mA
         lim = self._lim_s[c]
-        if two:  # one format, few strings: this row is rebuilt five times a second while levels ramp
-            if t < 1000:
-                return fit("   %2d.%d / %s mA" % (t // 10, t % 10, lim), cols)  # = ma_tenths below 100 mA
-            return fit("   %s / %s mA" % (ma_tenths(t * 100), lim), cols)
-        m = ("*" if self._smode else ">") if self._sel == sv.ALL or self._sel == c else " "
-        level = ma_tenths(t * 100)
-        label = self._program.labels[c] if c < len(self._program.labels) else ""
-        head = m + str(c + 1) + level + "/" + " " * (3 - len(lim)) + lim + " "
-        return head + short_label(label, cols - len(head))
+        if self._two:
+            tail = " / " + lim + " mA"
+            pad = cols - 7 - len(tail)
+            return "   %2d.%d" + tail + " " * pad if pad >= 0 else None
+        head = self._marker(c) + str(c + 1)
+        mid = "/" + " " * (3 - len(lim)) + lim + " "
+        label = short_label(self._label(c), cols - len(head) - 4 - len(mid))
+        return head.replace("%", "%%") + "%2d.%d" + mid + label.replace("%", "%%")
+
+    def _level_line(self, c: int) -> str:
+        """The row with channel c's level: its second row, or its only one."""
+        t = self._lvl[c]  # tenths of a mA
+        fmt = self._fmt[c]
+        if t < 1000 and fmt is not None:
+            return fmt % (t // 10, t % 10)  # = ma_tenths below 100 mA
+        return self._level_text(c)
+
+    def _level_text(self, c: int) -> str:
+        cols = self.cols
+        lim = self._lim_s[c]
+        level = ma_tenths(self._lvl[c] * 100)
+        if self._two:
+            return fit("   " + level + " / " + lim + " mA", cols)
+        head = self._marker(c) + str(c + 1) + level + "/" + " " * (3 - len(lim)) + lim + " "
+        return head + short_label(self._label(c), cols - len(head))
 
     def _level_rows(self, moved: int) -> None:
         """Rebuild only the level rows of the channels with their bit in moved."""
-        if not self._used:
-            return
-        two, shown = self._layout()
-        for i in range(len(shown)):
-            c = shown[i]
-            if moved & (1 << c):
-                self._set_row(3 + 2 * i if two else 2 + i, self._level_line(c, two))
+        for c in range(self.n):
+            if moved & (1 << c) and self._row_of[c] >= 0:
+                self._level_row(c)
+
+    def _level_row(self, c: int) -> None:
+        self._set_row(self._row_of[c], self._level_line(c))
 
     def _channel_rows(self) -> "List[str]":
         cols = self.cols
         n_rows = self.ch_rows
         out: "List[str]" = []
+        for c in range(self.n):
+            self._row_of[c] = -1
+            self._fmt[c] = None
         if not self._used:
             out.extend(wrap("No channel in this program.", cols, n_rows))
             return out
         two, shown = self._layout()
+        self._two = two
         for c in shown:
             if two:
-                m = ("*" if self._smode else ">") if self._sel == sv.ALL or self._sel == c else " "
-                label = self._program.labels[c] if c < len(self._program.labels) else ""
-                out.append(fit(m + str(c + 1) + " " + label, cols))
-            out.append(self._level_line(c, two))
+                out.append(fit(self._marker(c) + str(c + 1) + " " + self._label(c), cols))
+            self._row_of[c] = 2 + len(out)
+            self._fmt[c] = self._level_template(c)
+            out.append(self._level_line(c))
         while len(out) < n_rows:
             out.append(" " * cols)
         return out

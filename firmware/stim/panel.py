@@ -81,45 +81,63 @@ class Panel:
         self._next_repeat: "List[int]" = [0] * N_BUTTONS
         self._long_done: "List[bool]" = [False] * N_BUTTONS
         self._ignore: "List[bool]" = [False] * N_BUTTONS  # stuck at boot: ignored until let go
+        self._now = 0  # this step's time and key level (step() sets them for _button())
+        self._key = False
+        self._pressed = 0
+        self._active = True  # some button was down or ignored at the last step (the idle fast path)
 
     def step(self, now_ms: int, pressed: int, key: bool) -> None:
         self.intent = NONE
         self.intent_channel = self.channel
         if self._first:
             self._first = False
-            for i in range(N_BUTTONS):
-                if pressed & (1 << i):
-                    self.stuck = BUTTONS[i]
-                    self._raw[i] = 1
-                    self._down[i] = True
-                    self._ignore[i] = True  # a stuck button never acts
-                self._raw_since[i] = now_ms
+            self._boot(now_ms, pressed)
             return
         if not key:
             self.supervisor_mode = False
+        if pressed == 0 and self._pressed == 0 and not self._active:
+            return  # nothing pressed now or last tick, none down or ignored: no button can act
+        self._now = now_ms
+        self._key = key
+        self._pressed = pressed
         for i in range(N_BUTTONS):
-            level = 1 if pressed & (1 << i) else 0
-            if level != self._raw[i]:
-                self._raw[i] = level
-                self._raw_since[i] = now_ms
-                if level and (i == B_PLUS or i == B_MINUS) and not self._down[i] and not self._ignore[i]:
-                    self._down_edge(i, now_ms)  # the intensity keys act on their first sample
-                continue
-            stable = ticks.diff(now_ms, self._raw_since[i]) >= DEBOUNCE_MS
-            if not stable:
-                continue
-            if self._ignore[i]:
-                if not level:
-                    self._ignore[i] = False  # let go: it may act from its next press
-                    self._down[i] = False
-                continue
-            if level and not self._down[i]:
-                self._down_edge(i, now_ms)
-            elif level and self._down[i]:
-                self._held(i, now_ms, key)
-            elif not level and self._down[i]:
+            self._button(i)
+        self._active = True in self._down or True in self._ignore
+
+    def _boot(self, now_ms: int, pressed: int) -> None:
+        for i in range(N_BUTTONS):
+            if pressed & (1 << i):
+                self.stuck = BUTTONS[i]
+                self._raw[i] = 1
+                self._down[i] = True
+                self._ignore[i] = True  # a stuck button never acts
+            self._raw_since[i] = now_ms
+
+    # One method per button, with the time and key in attributes: a bigger frame would be a heap
+    # frame at every call (picostim.devtools.frames).
+    def _button(self, i: int) -> None:
+        level = 1 if self._pressed & (1 << i) else 0
+        now_ms = self._now
+        if level != self._raw[i]:
+            self._raw[i] = level
+            self._raw_since[i] = now_ms
+            if level and (i == B_PLUS or i == B_MINUS) and not self._down[i] and not self._ignore[i]:
+                self._down_edge(i, now_ms)  # the intensity keys act on their first sample
+            return
+        if ticks.diff(now_ms, self._raw_since[i]) < DEBOUNCE_MS:
+            return
+        if self._ignore[i]:
+            if not level:
+                self._ignore[i] = False  # let go: it may act from its next press
                 self._down[i] = False
-                self._release(i)
+            return
+        if level and not self._down[i]:
+            self._down_edge(i, now_ms)
+        elif level and self._down[i]:
+            self._held(i, now_ms, self._key)
+        elif not level and self._down[i]:
+            self._down[i] = False
+            self._release(i)
 
     def _down_edge(self, i: int, now_ms: int) -> None:
         self._down[i] = True

@@ -249,17 +249,22 @@ def envelope_permille(program: "Program", t_ms: int) -> int:
     p = program
     if t_ms < 0 or t_ms >= p.duration_ms:
         return 0
-    if p.on_ms:
-        x = t_ms % (p.on_ms + p.off_ms)
-        e = _ramp(x, p.on_ms, p.ramp_up_ms, p.ramp_down_ms) if x < p.on_ms else 0
-    else:
-        e = t_ms * 1000 // p.ramp_up_ms if t_ms < p.ramp_up_ms else 1000
+    e = _cycle(p, t_ms)
     left = p.duration_ms - t_ms
     if left < p.ramp_down_ms:
         tail = left * 1000 // p.ramp_down_ms
         if tail < e:
             e = tail
     return e
+
+
+def _cycle(p: "Program", t_ms: int) -> int:
+    """The work/rest cycle's scale at t_ms (split from envelope_permille to keep each frame on the
+    stack: picostim.devtools.frames)."""
+    if not p.on_ms:
+        return t_ms * 1000 // p.ramp_up_ms if t_ms < p.ramp_up_ms else 1000
+    x = t_ms % (p.on_ms + p.off_ms)
+    return _ramp(x, p.on_ms, p.ramp_up_ms, p.ramp_down_ms) if x < p.on_ms else 0
 
 
 def envelope_ua(program: "Program", t_ms: int, level_ua: int) -> int:

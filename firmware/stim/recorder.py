@@ -54,43 +54,59 @@ class Recorder:
     # -- each tick -----------------------------------------------------------------------------
     def observe(self, now_ms: int, sup: "sv.Supervisor", program: str, driving: bool) -> None:
         """driving: some channel was driven above 0 this tick (counts as seconds of stimulation)."""
-        in_session = sup.state == sv.RUNNING or sup.state == sv.PAUSED
-        dt = ticks.diff(now_ms, self._last_ms)  # across the 2**30 wrap too
         if self.wall_base is not None:
-            w = ticks.diff(now_ms, self._wall_at_ms) // 1000
-            if w >= 60:  # re-anchor each minute: tick differences only reach 2**29 ms
-                self._wall_s += w  # below 2**30 for 34 years after the time was set
-                self._wall_at_ms = ticks.add(self._wall_at_ms, w * 1000)
+            self._wall_tick(now_ms)
+        if self._in_session and driving:
+            self._count_stim(now_ms)
         self._last_ms = now_ms
-        if self._in_session and driving and 0 < dt < 1000:
+        if sup.fault is not None and sup.fault != self._last_fault:
+            self._fault(now_ms, sup.fault, sup)
+        self._last_fault = sup.fault
+        in_session = sup.state == sv.RUNNING or sup.state == sv.PAUSED
+        if in_session != self._in_session:
+            self._edge(now_ms, sup, program)  # a session started or ended: a record (this allocates)
+        if not in_session and self.store.pending():  # pending() first: an idle flush allocates
+            self.store.flush(True)
+
+    # observe() is split so that its frame stays on the stack: a call whose locals and value stack
+    # exceed 11 words gets a heap frame every time (picostim.devtools.frames).
+    def _count_stim(self, now_ms: int) -> None:
+        dt = ticks.diff(now_ms, self._last_ms)  # across the 2**30 wrap too
+        if 0 < dt < 1000:
             self._stim_ms += dt
-        fault = sup.fault
-        if fault is not None and fault != self._last_fault:
-            if self._in_session or in_session:
-                if len(self._faults) < 8:
-                    self._faults.append(fault)
-            else:
-                self.store.log_fault(fault, now_ms, self.wall(now_ms))
-        self._last_fault = fault
-        if in_session and not self._in_session:
+
+    def _wall_tick(self, now_ms: int) -> None:
+        w = ticks.diff(now_ms, self._wall_at_ms) // 1000
+        if w >= 60:  # re-anchor each minute: tick differences only reach 2**29 ms
+            self._wall_s += w  # below 2**30 for 34 years after the time was set
+            self._wall_at_ms = ticks.add(self._wall_at_ms, w * 1000)
+
+    def _fault(self, now_ms: int, fault: str, sup: "sv.Supervisor") -> None:
+        if self._in_session or sup.state == sv.RUNNING or sup.state == sv.PAUSED:
+            if len(self._faults) < 8:
+                self._faults.append(fault)
+        else:
+            self.store.log_fault(fault, now_ms, self.wall(now_ms))
+
+    def _edge(self, now_ms: int, sup: "sv.Supervisor", program: str) -> None:
+        if not self._in_session:
             self._in_session = True
             self._prog = program
             self._t0 = now_ms
             self._wall0 = self.wall(now_ms)
             self._stim_ms = 0
             self._faults = []
-        elif self._in_session and not in_session:
-            self._in_session = False
-            end = sup.end_reason or sv.END_FAULT
-            text = fault if end == sv.END_FAULT else None
-            if end == sv.END_FAULT and text is None:
-                text = "fault"
-            for c in range(self.n):
-                self._limits[c] = sup.cap_ua(c)
-            self.store.log_session(self._prog, self._t0, now_ms, self._wall0, self.wall(now_ms),
-                                   sup.peak_ua, self._limits, self._stim_ms // 1000, end, text, self._faults)
-        if not in_session and self.store.pending():  # pending() first: an idle flush allocates
-            self.store.flush(True)
+            return
+        self._in_session = False
+        fault = sup.fault
+        end = sup.end_reason or sv.END_FAULT
+        text = fault if end == sv.END_FAULT else None
+        if end == sv.END_FAULT and text is None:
+            text = "fault"
+        for c in range(self.n):
+            self._limits[c] = sup.cap_ua(c)
+        self.store.log_session(self._prog, self._t0, now_ms, self._wall0, self.wall(now_ms),
+                               sup.peak_ua, self._limits, self._stim_ms // 1000, end, text, self._faults)
 
     def save_settings(self, limits_ua: "List[int]", program: str) -> None:
         s = self.store.settings.copy()

@@ -128,6 +128,7 @@ class Supervisor:
         self.peak_ua: "List[int]" = [0] * n
         self._down_from_ua: "List[int]" = [0] * n
         self._open_count: "List[int]" = [0] * n
+        self._caps: "List[int]" = [0] * n  # cap_ua() of each channel, refreshed every step
         self.state = SAFE
         self.fault: "Optional[str]" = FAULT_WDT if watchdog_reset else None
         if self.fault is not None:
@@ -151,6 +152,12 @@ class Supervisor:
         self._pausing = False
         self._ending = False
         self._down_ms = 0  # time into the current ramp-down
+        # This tick's inputs (step() sets them; the controller's tick sets them and calls advance()).
+        self.in_key = False
+        self.in_estop_released = False
+        self.in_intent = NONE
+        self.in_ch = ALL
+        self.in_arg = 0
 
     # -- configuration (not on the tick path) ---------------------------------
     def set_program(self, caps_ua: "Sequence[int]", used: "Sequence[bool]", duration_ms: int,
@@ -205,7 +212,7 @@ class Supervisor:
         return self._estop_raw
 
     def _cap_guard(self, ch: int, ua: int) -> int:
-        cap = self.cap_ua(ch)
+        cap = self._caps[ch]  # cap_ua(ch), as of this step (_refresh_caps, _set_limit)
         return cap if ua > cap else ua
 
     def _ramp_guard(self, dt_ms: int) -> int:
@@ -230,7 +237,21 @@ class Supervisor:
     def step(self, now_ms: int, key_raw: bool, estop_released_raw: bool, intent: int = NONE,
              ch: int = ALL, arg: int = 0) -> None:
         """Advance to now_ms with these raw input levels and at most one intent."""
+        self.in_key = key_raw
+        self.in_estop_released = estop_released_raw
+        self.in_intent = intent
+        self.in_ch = ch
+        self.in_arg = arg
+        self.advance(now_ms)
+
+    # The tick is split into small methods on purpose: MicroPython puts a call's frame on the heap
+    # when its locals and value stack exceed 11 words, at every call, and with garbage on the heap
+    # that allocation scans it (picostim.devtools.frames; tests/test_tick_frames.py).
+    def advance(self, now_ms: int) -> None:
+        """step() with its inputs already in in_key, in_estop_released, in_intent, in_ch and in_arg (the
+        controller's tick sets them there: a call with six arguments would need a heap frame)."""
         self.alert = None
+        self._refresh_caps()
         dt = 0 if self._last_ms < 0 else ticks.diff(now_ms, self._last_ms)
         self._last_ms = now_ms
         if dt < 0:
@@ -238,8 +259,19 @@ class Supervisor:
             dt = 0
         if dt > MAX_DT_MS:
             dt = MAX_DT_MS  # after a stall, ramps resume at their rate, never jump
-        self._debounce(now_ms, key_raw, estop_released_raw)
+        self._debounce(now_ms, self.in_key, self.in_estop_released)
+        self._stop_conditions()
+        self._moves(dt)
+        # 3. Levels follow the set points at the ramp rate, always inside the caps.
+        self._move_levels(dt)
+        self._finish()
 
+    def _refresh_caps(self) -> None:
+        """Each channel's cap_ua() once a step, for _cap_guard (_wdt_guard checks against cap_ua())."""
+        for c in range(self.n):
+            self._caps[c] = self.cap_ua(c)
+
+    def _stop_conditions(self) -> None:
         # 1. Stopping conditions first, every step.
         if not self._estop_guard():
             if self.fault != FAULT_ESTOP:
@@ -252,11 +284,13 @@ class Supervisor:
             if not self._key_raw:
                 self._key_off_since_fault = True
             self._zero_all()
-        enabled = self._key_guard() and self._estop_guard() and self.estop_released
-        if intent == STOP and (self.state == RUNNING or self.state == PAUSED):
+        if self.in_intent == STOP and (self.state == RUNNING or self.state == PAUSED):
             self._end(END_STOPPED, READY)
 
+    def _moves(self, dt: int) -> None:
         # 2. State moves.
+        intent = self.in_intent
+        enabled = self._key_guard() and self._estop_guard() and self.estop_released
         st = self.state
         if st == FAULT:
             self._zero_all()
@@ -274,30 +308,31 @@ class Supervisor:
             if intent == START_PAUSE:
                 self._start()
             elif intent == PLUS:
-                self._refuse(ALERT_NOT_RUNNING, ch)
+                self._refuse(ALERT_NOT_RUNNING, self.in_ch)
         elif st == RUNNING:
-            if intent == START_PAUSE and not self._ending:
-                self._begin_ramp_down(True)
-            elif intent == PLUS:
-                self._plus(ch)
-            self.session_ms += dt
-            if not self._ending and self.session_ms + self.ramp_down_ms >= self.session_limit_ms:
-                self._ending = True
-                self._begin_ramp_down(False)
+            self._running(intent, dt)
         elif st == PAUSED:
             if intent == START_PAUSE:
                 self.state = RUNNING  # resume: levels are 0 and ramp back to the set points
                 self._pausing = False
             elif intent == PLUS:
-                self._refuse(ALERT_PAUSED_PLUS, ch)
+                self._refuse(ALERT_PAUSED_PLUS, self.in_ch)
         if intent == MINUS:
-            self._minus(ch)
+            self._minus(self.in_ch)
         elif intent == SET_LIMIT:
-            self._set_limit(ch, arg)
+            self._set_limit(self.in_ch, self.in_arg)
 
-        # 3. Levels follow the set points at the ramp rate, always inside the caps.
-        self._move_levels(dt)
+    def _running(self, intent: int, dt: int) -> None:
+        if intent == START_PAUSE and not self._ending:
+            self._begin_ramp_down(True)
+        elif intent == PLUS:
+            self._plus(self.in_ch)
+        self.session_ms += dt
+        if not self._ending and self.session_ms + self.ramp_down_ms >= self.session_limit_ms:
+            self._ending = True
+            self._begin_ramp_down(False)
 
+    def _finish(self) -> None:
         # 4. Session end and pause completion.
         if self.state == RUNNING:
             if self._ending and (self._all_zero() or self.session_ms >= self.session_limit_ms):
@@ -444,38 +479,42 @@ class Supervisor:
                 self._refuse(ALERT_NO_KEY_LIMIT, c)
                 continue
             self.limit_ua[c] = new
+            self._caps[c] = self.cap_ua(c)
 
     def _move_levels(self, dt: int) -> None:
         if self.state != RUNNING:
             for c in range(self.n):
                 self.level_ua[c] = 0
-            return
-        if self._pausing or self._ending:
-            # Ramp down linearly from where each channel was, over ramp_down_ms.
-            self._down_ms += dt
-            rd = self.ramp_down_ms
-            for c in range(self.n):
-                if rd <= 0 or self._down_ms >= rd:
-                    target = 0
-                else:
-                    target = self._down_from_ua[c] * (rd - self._down_ms) // rd
-                if target < self.level_ua[c]:
-                    self.level_ua[c] = target
-                self.level_ua[c] = self._cap_guard(c, self.level_ua[c])
-            return
-        rise = self._ramp_guard(dt)
+        elif self._pausing or self._ending:
+            self._ramp_down(dt)
+        else:
+            self._ramp_up(self._ramp_guard(dt))
+
+    def _ramp_down(self, dt: int) -> None:
+        """Ramp down linearly from where each channel was, over ramp_down_ms."""
+        self._down_ms += dt
         for c in range(self.n):
-            sp = self._cap_guard(c, self.setpoint_ua[c])
-            self.setpoint_ua[c] = sp
-            lv = self.level_ua[c]
-            if lv < sp:
-                lv = lv + rise if sp - lv > rise else sp
-            elif lv > sp:
-                lv = sp  # lowering is immediate
-            lv = self._cap_guard(c, lv)
-            self.level_ua[c] = lv
-            if lv > self.peak_ua[c]:
-                self.peak_ua[c] = lv
+            self._down_one(c)
+
+    def _down_one(self, c: int) -> None:
+        rd = self.ramp_down_ms
+        target = 0 if rd <= 0 or self._down_ms >= rd else self._down_from_ua[c] * (rd - self._down_ms) // rd
+        lv = self.level_ua[c]
+        self.level_ua[c] = self._cap_guard(c, target if target < lv else lv)
+
+    def _ramp_up(self, rise: int) -> None:
+        """Each level towards its set point by at most rise; lowering is immediate."""
+        for c in range(self.n):
+            self._up_one(c, rise)
+
+    def _up_one(self, c: int, rise: int) -> None:
+        sp = self._cap_guard(c, self.setpoint_ua[c])
+        self.setpoint_ua[c] = sp
+        lv = self.level_ua[c]
+        lv = lv + rise if sp - lv > rise else sp  # never above sp, which _cap_guard just capped
+        self.level_ua[c] = lv
+        if lv > self.peak_ua[c]:
+            self.peak_ua[c] = lv
 
     def state_name(self) -> str:
         return STATE_NAMES[self.state]

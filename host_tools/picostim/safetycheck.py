@@ -986,7 +986,8 @@ class Rig:
         rig = self
         # A reset makes the runner import the firmware afresh, so these wrap fresh functions; the
         # originals are kept on the wrappers so that a module somehow kept is never wrapped twice.
-        orig_tick = getattr(ctl_mod.Controller.tick, "rig_original", ctl_mod.Controller.tick)
+        # tick_unguarded: what main.py's loop calls (stim.app.run), and what Controller.tick calls.
+        orig_tick = getattr(ctl_mod.Controller.tick_unguarded, "rig_original", ctl_mod.Controller.tick_unguarded)
 
         def tick(ctl: Any, now_ms: int) -> None:
             rig.last_tick_ns = clock.now_ns()
@@ -1004,7 +1005,7 @@ class Rig:
             orig_tick(ctl, now_ms)
 
         tick.rig_original = orig_tick  # type: ignore[attr-defined]
-        ctl_mod.Controller.tick = tick
+        ctl_mod.Controller.tick_unguarded = tick
         hal = importlib.import_module("stim.hal.rp2040")
         orig_irq_off = getattr(hal.irq_off, "rig_original", hal.irq_off)
 

@@ -239,13 +239,29 @@ def test_a_second_of_a_running_session_rebuilds_the_title_row_only() -> None:
 
 
 def test_the_level_row_reads_as_ma_tenths_at_every_level() -> None:
-    """The level row's one-format fast path says what ma_tenths says, below and above 100 mA."""
-    scr = dsp.Screen(1)
+    """The level row's template (one format per level change) says what ma_tenths says, below and
+    above 100 mA, and exactly what the row built piece by piece says, in both layouts."""
+    class Prog:
+        labels = ("lower back L", "50% duty")
+
+    scr = dsp.Screen(2)
+    scr._program = Prog()
     scr._lim_s[0] = "80"
-    for t in list(range(0, 1200, 7)) + [999, 1000, 1001]:
-        scr._lvl[0] = t
-        want = dsp.fit("   " + dsp.ma_tenths(t * 100) + " / 80 mA", 16)
-        assert scr._level_line(0, True) == want, (t, scr._level_line(0, True), want)
+    scr._lim_s[1] = "5"
+    scr._sel = sv.ALL
+    for two in (True, False):
+        scr._two = two
+        for c in (0, 1):
+            scr._fmt[c] = scr._level_template(c)
+            assert scr._fmt[c] is not None
+            for t in list(range(0, 1200, 7)) + [999, 1000, 1001]:
+                scr._lvl[c] = t
+                line = scr._level_line(c)
+                assert line == scr._level_text(c) and len(line) == 16, (two, c, t, line)
+                if two and c == 0:
+                    assert line == dsp.fit("   " + dsp.ma_tenths(t * 100) + " / 80 mA", 16), (t, line)
+    scr._lvl[0] = 125
+    assert scr._level_line(0) == ">112.5/ 80 low L"
 
 
 def test_text_helpers() -> None:

@@ -76,34 +76,44 @@ class Oled:
 
     def service(self, now_ms: int, sup: "Any", panel: "Any", program: "Any") -> None:
         """One tick's share of the display work (see the module doc). Never raises."""
+        try:
+            self.service_unguarded(now_ms, sup, panel, program)
+        except Exception as e:  # noqa: BLE001 - a display problem never stops the loop
+            self.crashed(e)
+
+    def service_unguarded(self, now_ms: int, sup: "Any", panel: "Any", program: "Any") -> None:
+        """service() without its guard, for a caller whose own try calls crashed() (stim.app.run)."""
         if self.error is not None:
             return
-        try:
-            self.screen.observe(now_ms, sup)
-            if self.pending:
-                self._send_one()
-                return
-            if not self._fresh and ticks.diff(now_ms, self._last_ms) < REFRESH_MS:
-                return
-            self._fresh = False
-            self._last_ms = now_ms
-            if self.screen.compose(sup, panel, program):
-                self._draw()
-        except Exception as e:  # noqa: BLE001 - a display problem never stops the loop
-            self.error = "display: " + repr(e)
+        self.screen.observe(now_ms, sup)
+        if self.pending:
+            self._send_one()
+            return
+        if not self._fresh and ticks.diff(now_ms, self._last_ms) < REFRESH_MS:
+            return
+        self._fresh = False
+        self._last_ms = now_ms
+        if self.screen.compose(sup, panel, program):
+            self._draw()
+
+    def crashed(self, e: Exception) -> None:
+        """The display failed: off for good (it is no safety function); `error` says why."""
+        self.error = "display: " + repr(e)
 
     def _draw(self) -> None:
         """Draw the screen's changed rows into the framebuffer; mark their pages pending."""
         scr = self.screen
-        drv = self.drv
         for r in range(scr.rows):
             if scr.dirty & (1 << r):
-                inv = (scr.inverse >> r) & 1
-                y = r * _display.FONT_PX
-                drv.fill_rect(0, y, self.width, _display.FONT_PX, inv)
-                drv.text(scr.lines[r], 0, y, 1 - inv)
-                self.pending |= 1 << r
+                self._draw_row(r)
         scr.dirty = 0
+
+    def _draw_row(self, r: int) -> None:
+        inv = (self.screen.inverse >> r) & 1
+        y = r * _display.FONT_PX
+        self.drv.fill_rect(0, y, self.width, _display.FONT_PX, inv)
+        self.drv.text(self.screen.lines[r], 0, y, 1 - inv)
+        self.pending |= 1 << r
 
     def _send_one(self) -> None:
         """Send the next chunk of the lowest pending page (its address window first)."""

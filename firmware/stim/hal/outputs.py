@@ -125,19 +125,20 @@ class ChannelOutputs:
         fired since the tick read its inputs (kills[0] is still `seen`), the prepared channels go
         live, the DAC pads are armed, then output-enable goes on. True if it went live; False if a
         kill fired (nothing changed). Allocation-free; a few register writes."""
-        arm = self._dac_arm
         plan = self._plan
-        if plan is not None:
-            plan[4] = seen
-            live = bool(_native_commit(plan, self._pending, 1 if arm else 0, kills))
-        else:
-            live = self._commit_mem32(kills, seen, arm)
-        if live:
-            self._pending = 0
-            if arm:
-                self._dac_arm = False
-                self._dac_live = True
-        return live
+        if plan is None:
+            return self._went_live(self._commit_mem32(kills, seen, self._dac_arm))
+        plan[4] = seen
+        return self._went_live(_native_commit(plan, self._pending, self._dac_arm, kills))  # True passes as 1
+
+    def _went_live(self, live: "bool | int") -> bool:
+        if not live:
+            return False
+        self._pending = 0
+        if self._dac_arm:
+            self._dac_arm = False
+            self._dac_live = True
+        return True
 
     def _commit_mem32(self, kills: "array[int]", seen: int, arm: bool) -> bool:
         """stim.hal.native_io.commit's check and writes, in its order, through mem32 (host VMs)."""

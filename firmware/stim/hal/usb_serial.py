@@ -56,17 +56,18 @@ class UsbSerial:
 
     def read_into(self, buf: bytearray, n: int) -> int:
         """Copy up to n bytes that have already arrived into buf[0:n]; return how many. Never waits."""
-        one = self._one
         i = 0
-        while i < n:
-            ready = False
-            for _ in self._rd.ipoll(0):
-                ready = True
-            if not ready or self._in.readinto(one, 1) != 1:
+        while i < n and self._readable():
+            if self._in.readinto(self._one, 1) != 1:
                 break
-            buf[i] = one[0]
+            buf[i] = self._one[0]
             i += 1
         return i
+
+    def _readable(self) -> bool:
+        for _ in self._rd.ipoll(0):
+            return True
+        return False
 
     def writable(self) -> bool:
         for _ in self._wr.ipoll(0):
