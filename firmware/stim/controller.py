@@ -68,6 +68,8 @@ class Controller:
         self.program_index = -1
         self.program: "Any" = None
         self.out_ua: "List[int]" = [0] * n  # what each channel was driven to last tick
+        sense = getattr(hw, "sense", None)  # the hal's ADCs, None per channel without a sense line
+        self._sensed = tuple(c for c in range(n) if sense is None or sense[c] is not None)
         self.driving = False  # some channel was driven above 0 this tick
         self._killed_now = False  # this tick found the kill path fired: outputs off, no pump toggle
         self._all_off = False  # all_off() done since the last commit: idle ticks skip it
@@ -91,6 +93,7 @@ class Controller:
         self.led = fb.StatusLed(board.outputs.status_led.patterns)  # the board file's rhythms, else defaults
         self._prev_state = self.sup.state
         self._prev_key = False
+        self._led_lit = False  # the status LED as last written (stim.hal starts it off)
         self.recorder: "Optional[Recorder]" = None
         self._warn_count = 0
         first = 0
@@ -207,9 +210,7 @@ class Controller:
         self._intent()  # sup.in_intent, in_ch, in_arg
         sup.advance(now_ms)
         self._after_step()
-        # Sense lines: compare what was driven last tick with what flowed.
-        for c in range(self.n):
-            self._sense(c)
+        self._senses()
         want = sv.watchdog_ms(sup.state)
         wdt = self.watchdog
         if wdt is not None and want < wdt.timeout_ms:
@@ -253,6 +254,11 @@ class Controller:
         if self._alert is not None:  # the supervisor clears alerts as it steps: show ours after
             sup.alert = self._alert
             self._alert = None
+
+    def _senses(self) -> None:
+        """Sense lines: compare what was driven last tick with what flowed (channels with a line)."""
+        for c in self._sensed:
+            self._sense(c)
 
     def _sense(self, c: int) -> None:
         s = self.hw.sense_ua(c)
@@ -391,9 +397,15 @@ class Controller:
             bz.play(fb.BEEP_SESSION_END, now_ms)
         elif sup.alert is not None:
             bz.play(fb.BEEP_LIMIT if sup.alert == sv.ALERT_AT_CAP else fb.BEEP_REFUSED, now_ms)
-        elif sup.key != self._prev_key or self._panel_click():
+        elif sup.key != self._prev_key or (self.panel.intent != _panel.NONE and self._panel_click()):
             bz.play(fb.BEEP_KEY, now_ms)
         self._prev_state = st
         self._prev_key = sup.key
-        self.hw.status_led.set(self.led.on(st, now_ms))
-        self.hw.buzzer.set(bz.on(now_ms))
+        self._led(self.led.on(st, now_ms))
+        if bz.pattern:  # the buzzer's own set() skips a repeat too; this skips the call
+            self.hw.buzzer.set(bz.on(now_ms))
+
+    def _led(self, lit: bool) -> None:
+        if lit != self._led_lit:  # a pin write only when the rhythm changes it
+            self._led_lit = lit
+            self.hw.status_led.set(lit)

@@ -129,6 +129,7 @@ class Supervisor:
         self._down_from_ua: "List[int]" = [0] * n
         self._open_count: "List[int]" = [0] * n
         self._caps: "List[int]" = [0] * n  # cap_ua() of each channel, refreshed every step
+        self._prog_ua: "List[int]" = [0] * n  # program cap, channel and board maximum (_fold_caps)
         self.state = SAFE
         self.fault: "Optional[str]" = FAULT_WDT if watchdog_reset else None
         if self.fault is not None:
@@ -169,22 +170,27 @@ class Supervisor:
             cap = caps_ua[ch] if ch < len(caps_ua) else 0
             self.program_cap_ua[ch] = cap if cap > 0 else 0
             self.used[ch] = bool(used[ch]) if ch < len(used) else False
+            self._fold_caps(ch)
         self.session_limit_ms = min(duration_ms, self.board_session_ms)
         self.ramp_down_ms = ramp_down_ms
         return True
 
     def cap_ua(self, ch: int) -> int:
-        """The smallest of the supervisor limit, channel and board maximum and program cap."""
+        """The smallest of the supervisor limit, channel and board maximum and program cap (0 for a
+        channel the program does not use). Every step calls it per channel, twice: the last three
+        are folded into _prog_ua by set_program(), so that it is one comparison."""
         c = self.limit_ua[ch]
+        p = self._prog_ua[ch]
+        return p if p < c else c
+
+    def _fold_caps(self, ch: int) -> None:
+        """_prog_ua[ch]: the program cap, channel and board maximum in one (0 if ch is unused)."""
+        c = self.program_cap_ua[ch]
         if self.channel_max_ua[ch] < c:
             c = self.channel_max_ua[ch]
         if self.board_max_ua < c:
             c = self.board_max_ua
-        if self.program_cap_ua[ch] < c:
-            c = self.program_cap_ua[ch]
-        if not self.used[ch]:
-            c = 0
-        return c
+        self._prog_ua[ch] = c if self.used[ch] else 0
 
     def latch_fault(self, reason: str) -> None:
         """Any doubt ends here: every level to 0 now, until a key cycle clears it."""

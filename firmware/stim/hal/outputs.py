@@ -70,6 +70,7 @@ class ChannelOutputs:
         self._guard_us = board.limits.guard_us
         self.code: "List[int]" = [0] * self.n  # the DAC code last written, per channel
         self._armed: "List[bool]" = [False] * self.n
+        self._ua: "List[int]" = [0] * self.n  # the current set_ua() last asked for, per channel
         self._dac_live = False
         self._dac_arm = False  # a code was written while the DAC pads may be parked: arm at commit
         self._pending = 0  # bit c: channel c prepared, to go live at the next commit
@@ -109,6 +110,9 @@ class ChannelOutputs:
     # -- the tick --------------------------------------------------------------------------
     def set_ua(self, ch: int, ua: int) -> None:
         """Channel ch at ua (never more: the DAC code rounds down), up to commit(). Allocation-free."""
+        if ua == self._ua[ch] and (not ua or self._armed[ch]):
+            return  # as last tick, and live (or off): nothing to do (most ticks of a steady session)
+        self._ua[ch] = ua
         code = pulse.ua_to_code(ua, self._npc, self._code_max)
         if code != self.code[ch]:
             if not self._dac_live:
@@ -170,6 +174,7 @@ class ChannelOutputs:
         self.dac.zero_all()
         for i in range(self.n):
             self.code[i] = 0
+            self._ua[i] = 0
             self.chans[i].halt()
             self._armed[i] = False
         self._pending = 0
@@ -180,6 +185,7 @@ class ChannelOutputs:
             self.chans[i].halt()
             self._armed[i] = False
             self.code[i] = 0
+            self._ua[i] = 0
         self._pending = 0
         self._dac_live = False
         self._dac_arm = False

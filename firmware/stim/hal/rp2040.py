@@ -327,6 +327,14 @@ class Hardware:
             if not ins.buttons[name].active_level:
                 flip |= 1 << ins.buttons[name].pin
         self._btn_flip = flip
+        self._btn_all = 0
+        for b in self._btn_bits:
+            self._btn_all |= b
+        # The key and the e-stop from the same SIO read: the pad's bit, and its value when active.
+        self._key_bit = 1 << ins.key.pin
+        self._key_on = self._key_bit if ins.key.active_level else 0
+        self._estop_bit = 1 << ins.estop.pin
+        self._estop_on = self._estop_bit if ins.estop.active_level else 0
         # Sense: ADC per channel (None without), and the scale to microamps.
         sense: "List[Optional[ADC]]" = []
         scale: "List[int]" = []
@@ -351,16 +359,19 @@ class Hardware:
             p.value(0)
 
     def key_present(self) -> bool:
-        return self.key.active()
+        """The key pad at its active level (one SIO read: _In.active()'s Pin.value() costs a call more)."""
+        return mem32[_SIO_GPIO_IN] & self._key_bit == self._key_on  # type: ignore[no-any-return]
 
     def estop_released(self) -> bool:
-        return self.estop.active()
+        return mem32[_SIO_GPIO_IN] & self._estop_bit == self._estop_on  # type: ignore[no-any-return]
 
     def _buttons_once(self) -> int:
         # One read of every pad (SIO GPIO_IN, bits 0..29: a small int), flipped where a button is
         # active-low, so that a set bit is a pressed button. A Pin.value() per button cost ~30 us
         # each on silicon.
-        v = self._pads() ^ self._btn_flip
+        v = (self._pads() ^ self._btn_flip) & self._btn_all
+        if not v:
+            return 0  # nothing pressed (most ticks): no loop
         m = 0
         bit = 1
         for b in self._btn_bits:
