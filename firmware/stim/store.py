@@ -279,6 +279,7 @@ class Store:
         self._settings_pending: "Optional[bytes]" = None
         self._settings_on_flash: "Optional[bytes]" = None
         self._prog_pending: "Dict[str, Optional[bytes]]" = {}  # name -> record, None: delete
+        self._file_pending: "Dict[str, Optional[bytes]]" = {}  # put_file(): path -> content, None: delete
         self._drops_logged = 0
         self._blocked = False  # a flush failed; wait for something new before retrying
         self._fail_code: "Optional[int]" = None  # errno of the failure last warned about
@@ -352,7 +353,7 @@ class Store:
             if path not in names:
                 continue
             try:
-                size, ends_nl, bad = self._each_record(path, lambda d: seqs.append(d.get("n", -1)))
+                size, ends_nl, bad = self.each_record(path, lambda d: seqs.append(d.get("n", -1)))
             except Exception as e:  # noqa: BLE001 - an unreadable log is kept aside, a new one begins
                 self._reject(path, _why(e), "log restarted")
                 continue
@@ -382,10 +383,12 @@ class Store:
             raise ValueError("not one record")
         return decode_record(data[:-1])
 
-    def _each_record(self, path: str, fn: "Callable[[Dict[str, Any]], Any]") -> "Tuple[int, bool, int]":
-        """Call fn(fields) for each intact log record of path; return (size, ends in newline, bad lines).
+    def each_record(self, path: str, fn: "Callable[[Dict[str, Any]], Any]",
+                    version: int = LOG_VERSION) -> "Tuple[int, bool, int]":
+        """Call fn(fields) for each intact record of `version` in path; return (size, ends in newline, bad lines).
 
-        Reads _CHUNK bytes at a time, so a full log never needs a full log's RAM.
+        Reads _CHUNK bytes at a time, so a full log never needs a full log's RAM. A line that fails
+        its CRC or has another version counts as bad. OSError if path cannot be read.
         """
         size = 0
         bad = 0
@@ -405,7 +408,7 @@ class Store:
                     j = tail.find(b"\n", start)
                     if j < 0:
                         break
-                    bad += self._one_record(tail[start:j], fn)
+                    bad += self._one_record(tail[start:j], fn, version)
                     start = j + 1
                 tail = tail[start:]
                 if len(tail) > FILE_MAX_BYTES:  # no newline in sight: garbage
@@ -413,17 +416,17 @@ class Store:
                     tail = b""
         finally:
             f.close()
-        bad += self._one_record(tail, fn)
+        bad += self._one_record(tail, fn, version)
         return size, last == b"\n", bad
 
-    def _one_record(self, line: bytes, fn: "Callable[[Dict[str, Any]], Any]") -> int:
+    def _one_record(self, line: bytes, fn: "Callable[[Dict[str, Any]], Any]", version: int) -> int:
         if not line:
             return 0
         try:
             v, d = decode_record(line)
         except Exception:  # noqa: BLE001 - a damaged line is counted, never trusted
             return 1
-        if v != LOG_VERSION:
+        if v != version:
             return 1
         fn(d)
         return 0
@@ -433,7 +436,7 @@ class Store:
         out: "List[Dict[str, Any]]" = []
         for path in (LOG_OLD, LOG_NEW):
             try:
-                self._each_record(path, out.append)
+                self.each_record(path, out.append)
             except OSError:
                 pass
         return out
@@ -485,6 +488,26 @@ class Store:
         self._blocked = False
         return True
 
+    def put_file(self, path: str, data: "Optional[bytes]") -> None:
+        """Write data as the whole of path (atomically) at the next idle flush; None deletes path.
+
+        For other modules' files (stim.clients): the same atomic, power-cut safe write, the
+        same flush discipline (outputs idle only) and the same handling of a full flash.
+        """
+        if path == SETTINGS_FILE or path in (LOG_NEW, LOG_OLD) or path.startswith(PROG_PREFIX) \
+                or path.endswith(TMP_SUFFIX) or BAD_TAG in path:
+            raise ValueError("put_file: " + path + " belongs to the store")
+        self._file_pending[path] = data
+        self._blocked = False
+
+    def keep_aside(self, path: str) -> "Optional[str]":
+        """Rename a bad file to path.bad-N (kept for analysis, at most BAD_MAX); the new name or None."""
+        return self._set_aside(path)
+
+    def warn(self, msg: str) -> None:
+        """A reason for the panel, also logged as a "warn" record."""
+        self._warn(msg)
+
     def log_session(self, program: str, t0_ms: int, t1_ms: int, wall0: "Optional[int]", wall1: "Optional[int]",
                     peaks_ua: "Sequence[int]", limits_ua: "Sequence[int]", stim_s: int, end: str,
                     fault: "Optional[str]" = None, faults: "Sequence[str]" = ()) -> None:
@@ -520,7 +543,8 @@ class Store:
     # -- writing ---------------------------------------------------------------------
     def pending(self) -> int:
         """Items waiting for an idle flush (settings, program files, log records)."""
-        n = len(self._buf) + len(self._prog_pending) + (1 if self._settings_pending is not None else 0)
+        n = len(self._buf) + len(self._prog_pending) + len(self._file_pending)
+        n += 1 if self._settings_pending is not None else 0
         return n + (1 if self.dropped != self._drops_logged else 0)
 
     def flush(self, outputs_idle: bool, max_items: int = 1) -> int:
@@ -558,6 +582,14 @@ class Store:
         for name in self._prog_pending:
             self._write_program(name, self._prog_pending[name])
             del self._prog_pending[name]
+            return True
+        for path in self._file_pending:
+            content = self._file_pending[path]
+            if content is None:
+                self._remove(path)
+            else:
+                self._with_room(lambda: self._write_file(path, content))
+            del self._file_pending[path]
             return True
         if self.dropped != self._drops_logged:
             self._with_room(lambda: self._append({"k": "drop", "count": self.dropped - self._drops_logged}))
