@@ -79,9 +79,6 @@ class Profile:
                 "screened": self.screened, "sessions": self.sessions, "last": self.last,
                 "peak_ua": list(self.peak_ua)}
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Profile) and self.fields() == other.fields()
-
     def __repr__(self) -> str:
         return "Profile(" + repr(self.fields()) + ")"
 
@@ -124,7 +121,7 @@ def profile_from(d: "Any", n: int, max_ua: "Optional[Sequence[int]]" = None) -> 
         if k not in FIELDS:
             raise ProfileError(str(k), "unknown field (fields: " + ", ".join(FIELDS) + ")")
     pid = d.get("id")
-    if not valid_id(pid):
+    if not isinstance(pid, str) or not valid_id(pid):
         raise ProfileError("id", "a pseudonym of 1.." + str(ID_MAX)
                            + " upper-case letters, digits or -, with a digit (e.g. C017); never a name")
     if "limits_ua" not in d:

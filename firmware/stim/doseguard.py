@@ -86,7 +86,7 @@ class Decision:
 
     def within(self, elapsed_ms: int) -> bool:
         """The session may go on at elapsed_ms. Allocation-free."""
-        return self.allowed and elapsed_ms < self.max_ms
+        return bool(self.allowed and elapsed_ms < self.max_ms)
 
     def ceiling(self, ch: int) -> int:
         """The highest level channel ch may reach (0 when refused). Allocation-free."""
@@ -103,7 +103,7 @@ def _refused(reason: str, n: int) -> Decision:
 
 
 def _novice(policy: "Any", profile: "Any") -> bool:
-    return profile.sessions < policy.novice_sessions
+    return bool(profile.sessions < policy.novice_sessions)
 
 
 # -- the rules ---------------------------------------------------------------------------------

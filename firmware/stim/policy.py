@@ -92,8 +92,7 @@ def _build(d: "Dict[str, Any]") -> Policy:
 
 def strictest_fields() -> "Dict[str, Any]":
     d: "Dict[str, Any]" = {}
-    for k in RANGES:
-        lo, hi, strict = RANGES[k]
+    for k, (lo, hi, strict) in RANGES.items():
         d[k] = lo if strict == "lo" else hi
     for k in BOOLS:
         d[k] = False
@@ -122,11 +121,10 @@ def validate(v: "Any") -> Policy:
     if "description" in v and (not isinstance(v["description"], str) or len(v["description"]) > 400):
         raise PolicyError("description", "expected a string of at most 400 characters")
     d = dict(DEFAULTS)
-    for k in RANGES:
+    for k, (lo, hi, _strict) in RANGES.items():
         if k not in v:
             continue
         x = v[k]
-        lo, hi, _strict = RANGES[k]
         if type(x) is not int:
             raise PolicyError(k, "expected an integer, got " + type_name(x))
         if x < lo or x > hi:

@@ -584,11 +584,7 @@ class Store:
             del self._prog_pending[name]
             return True
         for path in self._file_pending:
-            content = self._file_pending[path]
-            if content is None:
-                self._remove(path)
-            else:
-                self._with_room(lambda: self._write_file(path, content))
+            self._write_other(path, self._file_pending[path])
             del self._file_pending[path]
             return True
         if self.dropped != self._drops_logged:
@@ -603,6 +599,12 @@ class Store:
 
     def _write_program(self, name: str, data: "Optional[bytes]") -> None:
         path = PROG_PREFIX + name + PROG_SUFFIX
+        if data is None:
+            self._remove(path)
+        else:
+            self._with_room(lambda: self._write_file(path, data))
+
+    def _write_other(self, path: str, data: "Optional[bytes]") -> None:
         if data is None:
             self._remove(path)
         else:
