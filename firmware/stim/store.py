@@ -7,6 +7,8 @@ Files, all in the filesystem root and written only by this module:
     log.0, log.1     the session log, one record a line; log.0 is the newer.
                      When log.0 would pass log_max bytes it becomes log.1
                      (the old log.1 goes).
+    other files      written whole for other modules by put_file() (clients.json:
+                     stim.clients), with the same atomic replace
     X.tmp            a write in progress; removed at boot
     X.bad-N          a file that failed its checks, kept for analysis;
                      at most BAD_MAX of them, the oldest go first
@@ -26,6 +28,8 @@ sequence number that continues across reboots, and "k", their kind:
              or null), faults (texts seen, at most FAULTS_MAX), nfaults
     fault    t_ms, wall, fault: a fault outside a session
     reset    t_ms, wall, cause: a reset outside a session
+    guard    client (id or null), reason (stim.doseguard code), override (true: the
+             supervisor overrode the refusal; false: refused), t_ms, wall
     warn     msg: a warning of this store (see below)
     drop     count: records the RAM buffer dropped while it was full
 
@@ -528,6 +532,16 @@ class Store:
                            "wall1": wall1, "ch": ch, "stim_s": stim_s, "end": end,
                            "fault": fault[:TEXT_MAX] if fault is not None else None,
                            "faults": texts, "nfaults": len(faults)})
+        self._blocked = False
+
+    def log_guard(self, client: "Optional[str]", reason: str, overridden: bool, t_ms: int,
+                  wall: "Optional[int]" = None) -> None:
+        """Buffer a record of a dose-guard refusal (overridden False) or of its override by the supervisor.
+
+        Kept like a session record when the buffer is full: an override must never be dropped.
+        """
+        self._queue(True, {"k": "guard", "client": client, "reason": reason[:TEXT_MAX], "override": overridden,
+                           "t_ms": t_ms, "wall": wall})
         self._blocked = False
 
     def log_fault(self, fault: str, t_ms: int, wall: "Optional[int]" = None) -> None:
