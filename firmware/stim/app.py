@@ -9,12 +9,14 @@ returns to the REPL with every output off.
 
 
 from stim import board as _board
+from stim import clients as _clients
 from stim import console as _console
 from stim import programs as _programs
 from stim import pulse
 from stim import store as _store
 from stim import supervisor as sv
 from stim.controller import TICK_MS, Controller
+from stim.hal import ds3231 as _ds3231
 from stim.hal import oled as _oled
 from stim.hal import outputs as _outputs
 from stim.hal import rp2040 as hal
@@ -82,7 +84,8 @@ def main() -> None:
     if ctl.hw.buttons_mask() == 1 << _board.BUTTONS.index(MAINTENANCE_BUTTON):
         print(status_line("MAINTENANCE", "watchdog not started; REPL available", False, False, hal.ticks_ms()))
         return
-    con = open_console(ctl)
+    rtc = open_rtc(brd, ctl)
+    con = open_console(ctl, open_clients(brd, ctl), rtc)
     disp = open_display(brd, ctl)  # before the watchdog: its init sends a whole frame (~25 ms)
     ctl.watchdog = hal.start_watchdog(sv.watchdog_ms(ctl.sup.state))  # then by state (stim.supervisor)
     run(ctl, con, disp)
@@ -99,12 +102,41 @@ def open_display(brd: "_board.Board", ctl: Controller) -> "Optional[_oled.Oled]"
         return None
 
 
-def open_console(ctl: Controller) -> "Optional[_console.Console]":
+def open_rtc(brd: "_board.Board", ctl: Controller) -> "Optional[_ds3231.Ds3231]":
+    """The board's DS3231 (None without one); a valid time dates the log from boot on.
+
+    A clock that does not answer is an alert, not a fault: without wall time the dose guard
+    refuses what needs an interval (the supervisor may override), it never assumes one."""
+    try:
+        rtc = _ds3231.open_rtc(brd)
+        t = rtc.read() if rtc is not None else None
+    except Exception as e:  # noqa: BLE001 - the clock is no safety function; its absence is handled
+        ctl.post_alert("rtc: " + repr(e))
+        return None
+    if t is not None and ctl.recorder is not None:
+        ctl.recorder.set_wall(t, hal.ticks_ms())
+    return rtc
+
+
+def open_clients(brd: "_board.Board", ctl: Controller) -> "Optional[_clients.Clients]":
+    """The client profiles on flash (docs/clients.md); None without a store."""
+    rec = ctl.recorder
+    if rec is None:
+        return None
+    try:
+        return _clients.Clients(rec.store, len(brd.channels), pulse.channel_max_ua(brd))
+    except Exception as e:  # noqa: BLE001 - e.g. out of memory: no profiles, said so; the board runs on
+        ctl.post_alert("clients: " + repr(e))
+        return None
+
+
+def open_console(ctl: Controller, clients: "Optional[_clients.Clients]" = None,
+                 rtc: "Optional[_ds3231.Ds3231]" = None) -> "Optional[_console.Console]":
     """The JSON-lines console on the USB serial (docs/console.md); None if it cannot start."""
     try:
         port = UsbSerial()
         port.claim()  # from now on Ctrl-C is data: nothing breaks into the loop
-        return _console.Console(ctl, port)
+        return _console.Console(ctl, port, clients, rtc)
     except Exception as e:  # noqa: BLE001 - no console is no reason to stop the board
         print(status_line(sv.STATE_NAMES[ctl.sup.state], "console: " + repr(e), False, False, hal.ticks_ms()))
         return None
