@@ -25,7 +25,8 @@ sequence number that continues across reboots, and "k", their kind:
     session  prog, t0_ms, t1_ms (ticks), wall0, wall1 (epoch s, null if the
              RTC was not set), ch [[peak_ua, limit_ua], ...], stim_s, end
              (completed | stopped | key removed | e-stop | fault), fault (text
-             or null), faults (texts seen, at most FAULTS_MAX), nfaults
+             or null), faults (texts seen, at most FAULTS_MAX), nfaults, client
+             (the profile's id, null: anonymous)
     fault    t_ms, wall, fault: a fault outside a session
     reset    t_ms, wall, cause: a reset outside a session
     guard    client (id or null), reason (stim.doseguard code), override (true: the
@@ -514,8 +515,11 @@ class Store:
 
     def log_session(self, program: str, t0_ms: int, t1_ms: int, wall0: "Optional[int]", wall1: "Optional[int]",
                     peaks_ua: "Sequence[int]", limits_ua: "Sequence[int]", stim_s: int, end: str,
-                    fault: "Optional[str]" = None, faults: "Sequence[str]" = ()) -> None:
-        """Buffer the record of a session that ended. ValueError for an unknown end reason."""
+                    fault: "Optional[str]" = None, faults: "Sequence[str]" = (),
+                    client: "Optional[str]" = None) -> None:
+        """Buffer the record of a session that ended. ValueError for an unknown end reason.
+
+        client: the profile's id (stim.clients), None for an anonymous session."""
         if end not in END_REASONS:
             raise ValueError("end: one of " + ", ".join(END_REASONS))
         if (end == END_FAULT) != (fault is not None):
@@ -531,7 +535,7 @@ class Store:
         self._queue(True, {"k": "session", "prog": program, "t0_ms": t0_ms, "t1_ms": t1_ms, "wall0": wall0,
                            "wall1": wall1, "ch": ch, "stim_s": stim_s, "end": end,
                            "fault": fault[:TEXT_MAX] if fault is not None else None,
-                           "faults": texts, "nfaults": len(faults)})
+                           "faults": texts, "nfaults": len(faults), "client": client})
         self._blocked = False
 
     def log_guard(self, client: "Optional[str]", reason: str, overridden: bool, t_ms: int,

@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     from picostim import console
 
     console.add_parser(sub)  # picostim console --port PORT status|log|programs|limits|time-set|stop|version|board
+
+    from picostim import clientreport
+
+    clientreport.add_parsers(sub)  # picostim clients export --port P; picostim report (--port P | --log F) --client ID
     return p
 
 

@@ -35,7 +35,7 @@ def test_a_session_record_holds_what_the_issue_lists() -> None:
     assert recs[0] == {"n": 0, "k": "session", "prog": "lbp", "t0_ms": 1_073_741_000, "t1_ms": 200,
                        "wall0": 1_767_225_600, "wall1": 1_767_226_800, "ch": [[12_000, 20_000], [0, 30_000]],
                        "stim_s": 1140, "end": "fault", "fault": "ch2: open electrode",
-                       "faults": ["ch2: open electrode", "sense drift"], "nfaults": 2}
+                       "faults": ["ch2: open electrode", "sense drift"], "nfaults": 2, "client": None}
     assert recs[1] == {"n": 1, "k": "fault", "t_ms": 5_000, "wall": None, "fault": "estop wire broken"}
     assert recs[2] == {"n": 2, "k": "reset", "t_ms": 12, "wall": 1_767_226_900, "cause": "watchdog"}
 
