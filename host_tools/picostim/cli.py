@@ -11,6 +11,12 @@ def _cmd_board_check(args: argparse.Namespace) -> int:
     return boardcheck.run(args.files)
 
 
+def _cmd_policy_check(args: argparse.Namespace) -> int:
+    from picostim import policycheck
+
+    return policycheck.run(args.files)
+
+
 def _cmd_sim(args: argparse.Namespace) -> int:
     if args.silicon:
         from picostim.silicon import simrun
@@ -48,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = board_sub.add_parser("check", help="validate board files with the firmware's own rules")
     check.add_argument("files", nargs="+", metavar="FILE")
     check.set_defaults(func=_cmd_board_check)
+
+    pol = sub.add_parser("policy", help="site policy files (docs/clients.md)")
+    pol_sub = pol.add_subparsers(dest="policy_command", required=True)
+    pcheck = pol_sub.add_parser("check", help="validate policy files with the firmware's own rules")
+    pcheck.add_argument("files", nargs="+", metavar="FILE")
+    pcheck.set_defaults(func=_cmd_policy_check)
 
     sim = sub.add_parser("sim", help="run firmware/main.py on the simulated board")
     sim.add_argument("--board", default="boards/stim4.json", help="board file (default: boards/stim4.json)")
