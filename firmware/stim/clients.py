@@ -144,6 +144,8 @@ class Clients:
     Changes are handed to the store, which writes them at its next idle flush.
     """
 
+    capacity = PROFILES_MAX
+
     def __init__(self, store: "Any", n: int, max_ua: "Optional[Sequence[int]]" = None) -> None:
         self.store = store
         self.n = n

@@ -28,7 +28,6 @@ import sys
 
 from micropython import const
 
-from stim import clients as _clients
 from stim import programs as _programs
 from stim import store as _store
 from stim import supervisor as sv
@@ -121,11 +120,15 @@ def packed(line: bytes) -> bytes:
 class Console:
     """One console on one port, stepped once per tick after the controller's tick."""
 
-    def __init__(self, ctl: "Any", port: "Any", clients: "Any" = None, rtc: "Any" = None) -> None:
-        """clients: the board's stim.clients.Clients (None: no profiles); rtc: its stim.hal.ds3231.Ds3231 or None."""
+    def __init__(self, ctl: "Any", port: "Any", clients: "Any" = None, rtc: "Any" = None,
+                 load_clients: "Optional[Callable[[], Any]]" = None) -> None:
+        """clients: the board's stim.clients.Clients, or None; load_clients: a function that loads them,
+        called at the first clients.* request (so a boot does not pay for it); rtc: the board's
+        stim.hal.ds3231.Ds3231 or None."""
         self.ctl = ctl
         self.port = port
         self.clients = clients
+        self._load_clients = load_clients
         self.rtc = rtc
         self.requests = 0  # request lines handled (blank lines not counted)
         self.errors = 0  # error replies sent
@@ -512,6 +515,10 @@ class Console:
 
     # -- client profiles (docs/clients.md) ---------------------------------------------------------
     def _clients(self) -> "Any":
+        if self.clients is None and self._load_clients is not None:
+            load = self._load_clients
+            self._load_clients = None
+            self.clients = load()
         if self.clients is None:
             raise Bad("no client profiles on this board (no store)")
         return self.clients
@@ -535,7 +542,7 @@ class Console:
         for pid in cl.ids():
             p = cl.profiles[pid]
             out.append({"id": pid, "sessions": p.sessions, "screened": p.screened, "last": p.last})
-        return {"ok": True, "clients": out, "max": _clients.PROFILES_MAX}
+        return {"ok": True, "clients": out, "max": cl.capacity}
 
     def _clients_get(self, req: "Dict[str, Any]") -> "Dict[str, Any]":
         pid = self._client_id(req)
