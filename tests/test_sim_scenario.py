@@ -83,6 +83,11 @@ BAD = [
     ("1 console {} extra", "unexpected text after the JSON"),
     ("1 power", "did you mean 'power cut'?"),
     ("5", "expected '<seconds> <action> ...'"),
+    ("1 advance", "advance takes one span"),
+    ("1 advance 3 days", "advance takes one span"),
+    ("1 advance soon", "is not a number with a unit"),
+    ("1 advance 0.1s", "advance span must be 1 s .. 366 d"),
+    ("1 advance 400d", "advance span must be 1 s .. 366 d"),
 ]
 
 
@@ -261,5 +266,34 @@ def test_console_lines_reach_the_firmware_console() -> None:
         st = _statuses(sess)
         assert st[-1]["status"] != "RUNNING"  # the console's stop ended the session
         assert [s["status"] for s in st].count("RUNNING") == 1
+    finally:
+        sess.close()
+
+
+def test_advance_parses_spans() -> None:
+    acts = scenario.parse("1 advance 3d\n2 advance 12h\n3 advance 30m\n4 advance 90s\n5 advance 45\n", _b())
+    assert [(a.kind, a.args) for a in acts] == [("advance", (3 * 86400,)), ("advance", (12 * 3600,)),
+                                                ("advance", (1800,)), ("advance", (90,)), ("advance", (45,))]
+
+
+def test_advance_powers_the_board_off_and_the_rtc_runs_on(tmp_path: Path) -> None:
+    d = json.loads(Path(STIM4).read_text())
+    d["rtc"] = {"driver": "ds3231", "bus": "i2c0"}
+    board = tmp_path / "stim4-rtc.json"
+    board.write_text(json.dumps(d))
+    t = 1_767_225_600
+    text = ('0.3 console {"cmd": "time.set", "epoch_s": %d, "id": 1}\n0.6 advance 3d\n'
+            '1.5 console {"cmd": "status", "id": 2}\n' % t)
+    sess = _run(text, 2.0, str(board))
+    try:
+        assert [(ts, c) for ts, c, *_ in sess.chip.resets] == [(600 * MS, PWRON_RESET)]
+        replies = {}
+        for line in sess.runner.console_out:
+            r = json.loads(line) if line.startswith("{") else {}
+            if "id" in r:
+                replies[r["id"]] = r
+        assert replies[1]["rtc"] is True
+        wall = replies[2]["wall"]
+        assert isinstance(wall, int) and t + 3 * 86400 <= wall <= t + 3 * 86400 + 2  # read from the RTC at boot
     finally:
         sess.close()

@@ -23,7 +23,7 @@ from stim.hal.usb_serial import UsbSerial
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Optional
+    from typing import Any, Callable, Optional
 
 MAINTENANCE_BUTTON = "program"
 
@@ -82,7 +82,8 @@ def main() -> None:
     if ctl.hw.buttons_mask() == 1 << _board.BUTTONS.index(MAINTENANCE_BUTTON):
         print(status_line("MAINTENANCE", "watchdog not started; REPL available", False, False, hal.ticks_ms()))
         return
-    con = open_console(ctl)
+    rtc = open_rtc(brd, ctl)
+    con = open_console(ctl, lambda: open_clients(brd, ctl), rtc)
     disp = open_display(brd, ctl)  # before the watchdog: its init sends a whole frame (~25 ms)
     ctl.watchdog = hal.start_watchdog(sv.watchdog_ms(ctl.sup.state))  # then by state (stim.supervisor)
     run(ctl, con, disp)
@@ -99,12 +100,52 @@ def open_display(brd: "_board.Board", ctl: Controller) -> "Optional[_oled.Oled]"
         return None
 
 
-def open_console(ctl: Controller) -> "Optional[_console.Console]":
+def open_rtc(brd: "_board.Board", ctl: Controller) -> "Any":
+    """The board's DS3231 driver (stim.hal.ds3231; None without one); a valid time dates the log from boot on.
+
+    A clock that does not answer is an alert, not a fault: without wall time the dose guard
+    refuses what needs an interval (the supervisor may override), it never assumes one."""
+    if brd.rtc is None:
+        return None
+    try:
+        # Imported here: a board without an RTC does not pay for the driver's import at boot.
+        from stim.hal import ds3231  # noqa: PLC0415
+
+        rtc = ds3231.open_rtc(brd)
+        t = rtc.read() if rtc is not None else None
+    except Exception as e:  # noqa: BLE001 - the clock is no safety function; its absence is handled
+        ctl.post_alert("rtc: " + repr(e))
+        return None
+    if t is not None and ctl.recorder is not None:
+        ctl.recorder.set_wall(t, hal.ticks_ms())
+    return rtc
+
+
+def open_clients(brd: "_board.Board", ctl: Controller) -> "Any":
+    """The client profiles on flash (stim.clients.Clients, docs/clients.md); None without a store.
+
+    Loaded at first use, not at boot: the import and the read cost ~70 ms of boot on the board,
+    and a flash read is made while the outputs are idle (the console's and the panel's profile
+    requests come outside a session)."""
+    rec = ctl.recorder
+    if rec is None:
+        return None
+    try:
+        from stim import clients  # noqa: PLC0415 - loaded at first use, see above
+
+        return clients.Clients(rec.store, len(brd.channels), pulse.channel_max_ua(brd))
+    except Exception as e:  # noqa: BLE001 - e.g. out of memory: no profiles, said so; the board runs on
+        ctl.post_alert("clients: " + repr(e))
+        return None
+
+
+def open_console(ctl: Controller, load_clients: "Optional[Callable[[], Any]]" = None,
+                 rtc: "Any" = None) -> "Optional[_console.Console]":
     """The JSON-lines console on the USB serial (docs/console.md); None if it cannot start."""
     try:
         port = UsbSerial()
         port.claim()  # from now on Ctrl-C is data: nothing breaks into the loop
-        return _console.Console(ctl, port)
+        return _console.Console(ctl, port, rtc=rtc, load_clients=load_clients)
     except Exception as e:  # noqa: BLE001 - no console is no reason to stop the board
         print(status_line(sv.STATE_NAMES[ctl.sup.state], "console: " + repr(e), False, False, hal.ticks_ms()))
         return None

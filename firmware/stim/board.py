@@ -179,6 +179,15 @@ class Display:
         self.height = height
 
 
+class Rtc:
+    """A battery-backed real-time clock on an I2C bus (the wall time of the dose guard)."""
+
+    def __init__(self, driver: str, bus: str, address: int) -> None:
+        self.driver = driver
+        self.bus = bus
+        self.address = address
+
+
 class Inputs:
     def __init__(self, key: Input, estop: Input, buttons: "Dict[str, Input]") -> None:
         self.key = key
@@ -228,6 +237,7 @@ class Board:
         outputs: Outputs,
         display: "Optional[Display]",
         limits: Limits,
+        rtc: "Optional[Rtc]" = None,
     ) -> None:
         self.schema = schema
         self.name = name
@@ -241,6 +251,7 @@ class Board:
         self.outputs = outputs
         self.display = display
         self.limits = limits
+        self.rtc = rtc
 
     def stim_pins(self) -> "Tuple[int, ...]":
         """Every pulse pin (pulse_a, pulse_b of each channel): what the kill path drives low."""
@@ -668,6 +679,18 @@ def _display(v: "Any") -> Display:
     return Display(driver, bus, address, width, height)
 
 
+DS3231_ADDRESS = 0x68  # fixed in the chip (datasheet: slave address 1101000)
+
+
+def _rtc(v: "Any") -> Rtc:
+    path = "rtc"
+    d = _obj(v, path, ("driver", "bus"), ("address",))
+    driver = _choice(d, "driver", path, ("ds3231",))
+    bus = _str(d, "bus", path, 32)
+    address = _int(d, "address", path, DS3231_ADDRESS, DS3231_ADDRESS) if "address" in d else DS3231_ADDRESS
+    return Rtc(driver, bus, address)
+
+
 def _limits(v: "Any") -> Limits:
     path = "limits"
     d = _obj(v, path, ("board_max_ma", "ramp_ma_per_s", "guard_us", "max_session_s"))
@@ -695,6 +718,7 @@ def _cross_check(
     buses: "Dict[str, I2CBus]",
     display: "Optional[Display]",
     limits: Limits,
+    rtc: "Optional[Rtc]" = None,
 ) -> None:
     # Amplitude channel mapping.
     owner: "Dict[int, str]" = {}
@@ -722,6 +746,12 @@ def _cross_check(
             raise BoardError(
                 "display.address", "0x%02x is also the amplitude DAC's address" % display.address
             )
+    if rtc is not None:
+        _bus(buses, rtc.bus, "rtc.bus")
+        if rtc.bus == amp.bus and rtc.address == amp.address:
+            raise BoardError("rtc.address", "0x%02x is also the amplitude DAC's address" % rtc.address)
+        if display is not None and rtc.bus == display.bus and rtc.address == display.address:
+            raise BoardError("rtc.address", "0x%02x is also the display's address" % rtc.address)
     # Currents.
     fs = amp.full_scale_ma
     deliver = "the amplitude driver can deliver (code_max %d x %s mA = %s mA)" % (
@@ -760,7 +790,7 @@ def validate(d: "Any") -> Board:
         d,
         "",
         ("schema", "name", "hardware_safety", "channels", "amplitude", "inputs", "outputs", "limits"),
-        ("description", "cpu_hz", "i2c", "display"),
+        ("description", "cpu_hz", "i2c", "display", "rtc"),
     )
     schema = _int(root, "schema", "", SCHEMA, SCHEMA)
     name = _str(root, "name", "", 40)
@@ -794,7 +824,8 @@ def validate(d: "Any") -> Board:
     outputs = _outputs(root["outputs"], ctx)
     display = _display(root["display"]) if root.get("display") is not None else None
     limits = _limits(root["limits"])
-    _cross_check(channels, amplitude, buses, display, limits)
+    rtc = _rtc(root["rtc"]) if root.get("rtc") is not None else None
+    _cross_check(channels, amplitude, buses, display, limits, rtc)
     return Board(
         schema,
         name,
@@ -808,6 +839,7 @@ def validate(d: "Any") -> Board:
         outputs,
         display,
         limits,
+        rtc,
     )
 
 

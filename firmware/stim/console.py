@@ -68,6 +68,10 @@ FIELDS = {
     "log.export": ("since",),
     "time.set": ("epoch_s",),
     "diag": ("collect",),
+    "clients.list": (),
+    "clients.get": ("client",),
+    "clients.put": ("profile",),
+    "clients.delete": ("client",),
 }
 COMMANDS = tuple(sorted(FIELDS))
 
@@ -116,9 +120,16 @@ def packed(line: bytes) -> bytes:
 class Console:
     """One console on one port, stepped once per tick after the controller's tick."""
 
-    def __init__(self, ctl: "Any", port: "Any") -> None:
+    def __init__(self, ctl: "Any", port: "Any", clients: "Any" = None, rtc: "Any" = None,
+                 load_clients: "Optional[Callable[[], Any]]" = None) -> None:
+        """clients: the board's stim.clients.Clients, or None; load_clients: a function that loads them,
+        called at the first clients.* request (so a boot does not pay for it); rtc: the board's
+        stim.hal.ds3231.Ds3231 or None."""
         self.ctl = ctl
         self.port = port
+        self.clients = clients
+        self._load_clients = load_clients
+        self.rtc = rtc
         self.requests = 0  # request lines handled (blank lines not counted)
         self.errors = 0  # error replies sent
         self.dropped = 0  # status lines dropped while the host did not read
@@ -154,6 +165,10 @@ class Console:
             "log.export": self._log_export,
             "time.set": self._time_set,
             "diag": self._diag,
+            "clients.list": self._clients_list,
+            "clients.get": self._clients_get,
+            "clients.put": self._clients_put,
+            "clients.delete": self._clients_delete,
         }
 
     # -- the tick ----------------------------------------------------------------------------
@@ -493,12 +508,76 @@ class Console:
             ex.close()
 
     def _time_set(self, req: "Dict[str, Any]") -> "Dict[str, Any]":
-        epoch = _int(req, "epoch_s", EPOCH_MIN, EPOCH_MAX)
+        epoch = _int(req, "epoch_s", EPOCH_MIN, EPOCH_MAX - 1)
         rec = self.ctl.recorder
-        if rec is None:
+        if rec is None and self.rtc is None:
             raise Bad("no store on this board: there is no log to date")
-        rec.set_wall(epoch, self._now)
-        return {"ok": True, "wall": epoch}
+        if self.rtc is not None:  # first: if the clock does not take it, nothing changes
+            try:
+                self.rtc.set(epoch)
+            except OSError as e:
+                raise Bad("rtc: the clock did not answer (" + _store._errname(e) + "); time not set") from None
+        if rec is not None:
+            rec.set_wall(epoch, self._now)
+        return {"ok": True, "wall": epoch, "rtc": self.rtc is not None}
+
+    # -- client profiles (docs/clients.md) ---------------------------------------------------------
+    def _clients(self) -> "Any":
+        if self.clients is None and self._load_clients is not None:
+            load = self._load_clients
+            self._load_clients = None
+            self.clients = load()
+        if self.clients is None:
+            raise Bad("no client profiles on this board (no store)")
+        return self.clients
+
+    def _client_id(self, req: "Dict[str, Any]") -> str:
+        v = req.get("client")
+        if not isinstance(v, str):
+            raise Bad("client: expected a profile id (a string), got " + type_name(v))
+        return v
+
+    def _may_change_clients(self, what: str) -> None:
+        sup = self.ctl.sup
+        if not sup.key:
+            raise Bad(what + " needs the supervisor key in")
+        if sup.state == sv.RUNNING or sup.state == sv.PAUSED:
+            raise Bad(what + ": a session runs; profiles change between sessions")
+
+    def _clients_list(self, req: "Dict[str, Any]") -> "Dict[str, Any]":
+        cl = self._clients()
+        out = []
+        for pid in cl.ids():
+            p = cl.profiles[pid]
+            out.append({"id": pid, "sessions": p.sessions, "screened": p.screened, "last": p.last})
+        return {"ok": True, "clients": out, "max": cl.capacity}
+
+    def _clients_get(self, req: "Dict[str, Any]") -> "Dict[str, Any]":
+        pid = self._client_id(req)
+        p = self._clients().get(pid)
+        if p is None:
+            raise Bad("no client " + json.dumps(pid[:NAME_SHOWN]))
+        return {"ok": True, "profile": p.fields()}
+
+    def _clients_put(self, req: "Dict[str, Any]") -> "Dict[str, Any]":
+        cl = self._clients()
+        d = req.get("profile")
+        if not isinstance(d, dict):
+            raise Bad("profile: expected a JSON object, got " + type_name(d))
+        self._may_change_clients("clients.put")
+        try:
+            p = cl.put(d)  # checks everything before it changes anything
+        except ValueError as e:
+            raise Bad("profile." + str(e)) from None
+        return {"ok": True, "profile": p.fields()}
+
+    def _clients_delete(self, req: "Dict[str, Any]") -> "Dict[str, Any]":
+        cl = self._clients()
+        pid = self._client_id(req)
+        self._may_change_clients("clients.delete")
+        if not cl.delete(pid):
+            raise Bad("no client " + json.dumps(pid[:NAME_SHOWN]))
+        return {"ok": True, "deleted": pid}
 
 
 class _LogExport:

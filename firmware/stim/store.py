@@ -7,6 +7,8 @@ Files, all in the filesystem root and written only by this module:
     log.0, log.1     the session log, one record a line; log.0 is the newer.
                      When log.0 would pass log_max bytes it becomes log.1
                      (the old log.1 goes).
+    other files      written whole for other modules by put_file() (clients.json:
+                     stim.clients), with the same atomic replace
     X.tmp            a write in progress; removed at boot
     X.bad-N          a file that failed its checks, kept for analysis;
                      at most BAD_MAX of them, the oldest go first
@@ -23,9 +25,12 @@ sequence number that continues across reboots, and "k", their kind:
     session  prog, t0_ms, t1_ms (ticks), wall0, wall1 (epoch s, null if the
              RTC was not set), ch [[peak_ua, limit_ua], ...], stim_s, end
              (completed | stopped | key removed | e-stop | fault), fault (text
-             or null), faults (texts seen, at most FAULTS_MAX), nfaults
+             or null), faults (texts seen, at most FAULTS_MAX), nfaults, client
+             (the profile's id, null: anonymous)
     fault    t_ms, wall, fault: a fault outside a session
     reset    t_ms, wall, cause: a reset outside a session
+    guard    client (id or null), reason (stim.doseguard code), override (true: the
+             supervisor overrode the refusal; false: refused), t_ms, wall
     warn     msg: a warning of this store (see below)
     drop     count: records the RAM buffer dropped while it was full
 
@@ -279,6 +284,7 @@ class Store:
         self._settings_pending: "Optional[bytes]" = None
         self._settings_on_flash: "Optional[bytes]" = None
         self._prog_pending: "Dict[str, Optional[bytes]]" = {}  # name -> record, None: delete
+        self._file_pending: "Dict[str, Optional[bytes]]" = {}  # put_file(): path -> content, None: delete
         self._drops_logged = 0
         self._blocked = False  # a flush failed; wait for something new before retrying
         self._fail_code: "Optional[int]" = None  # errno of the failure last warned about
@@ -352,7 +358,7 @@ class Store:
             if path not in names:
                 continue
             try:
-                size, ends_nl, bad = self._each_record(path, lambda d: seqs.append(d.get("n", -1)))
+                size, ends_nl, bad = self.each_record(path, lambda d: seqs.append(d.get("n", -1)))
             except Exception as e:  # noqa: BLE001 - an unreadable log is kept aside, a new one begins
                 self._reject(path, _why(e), "log restarted")
                 continue
@@ -382,10 +388,12 @@ class Store:
             raise ValueError("not one record")
         return decode_record(data[:-1])
 
-    def _each_record(self, path: str, fn: "Callable[[Dict[str, Any]], Any]") -> "Tuple[int, bool, int]":
-        """Call fn(fields) for each intact log record of path; return (size, ends in newline, bad lines).
+    def each_record(self, path: str, fn: "Callable[[Dict[str, Any]], Any]",
+                    version: int = LOG_VERSION) -> "Tuple[int, bool, int]":
+        """Call fn(fields) for each intact record of `version` in path; return (size, ends in newline, bad lines).
 
-        Reads _CHUNK bytes at a time, so a full log never needs a full log's RAM.
+        Reads _CHUNK bytes at a time, so a full log never needs a full log's RAM. A line that fails
+        its CRC or has another version counts as bad. OSError if path cannot be read.
         """
         size = 0
         bad = 0
@@ -405,7 +413,7 @@ class Store:
                     j = tail.find(b"\n", start)
                     if j < 0:
                         break
-                    bad += self._one_record(tail[start:j], fn)
+                    bad += self._one_record(tail[start:j], fn, version)
                     start = j + 1
                 tail = tail[start:]
                 if len(tail) > FILE_MAX_BYTES:  # no newline in sight: garbage
@@ -413,17 +421,17 @@ class Store:
                     tail = b""
         finally:
             f.close()
-        bad += self._one_record(tail, fn)
+        bad += self._one_record(tail, fn, version)
         return size, last == b"\n", bad
 
-    def _one_record(self, line: bytes, fn: "Callable[[Dict[str, Any]], Any]") -> int:
+    def _one_record(self, line: bytes, fn: "Callable[[Dict[str, Any]], Any]", version: int) -> int:
         if not line:
             return 0
         try:
             v, d = decode_record(line)
         except Exception:  # noqa: BLE001 - a damaged line is counted, never trusted
             return 1
-        if v != LOG_VERSION:
+        if v != version:
             return 1
         fn(d)
         return 0
@@ -433,7 +441,7 @@ class Store:
         out: "List[Dict[str, Any]]" = []
         for path in (LOG_OLD, LOG_NEW):
             try:
-                self._each_record(path, out.append)
+                self.each_record(path, out.append)
             except OSError:
                 pass
         return out
@@ -485,10 +493,33 @@ class Store:
         self._blocked = False
         return True
 
+    def put_file(self, path: str, data: "Optional[bytes]") -> None:
+        """Write data as the whole of path (atomically) at the next idle flush; None deletes path.
+
+        For other modules' files (stim.clients): the same atomic, power-cut safe write, the
+        same flush discipline (outputs idle only) and the same handling of a full flash.
+        """
+        if path == SETTINGS_FILE or path in (LOG_NEW, LOG_OLD) or path.startswith(PROG_PREFIX) \
+                or path.endswith(TMP_SUFFIX) or BAD_TAG in path:
+            raise ValueError("put_file: " + path + " belongs to the store")
+        self._file_pending[path] = data
+        self._blocked = False
+
+    def keep_aside(self, path: str) -> "Optional[str]":
+        """Rename a bad file to path.bad-N (kept for analysis, at most BAD_MAX); the new name or None."""
+        return self._set_aside(path)
+
+    def warn(self, msg: str) -> None:
+        """A reason for the panel, also logged as a "warn" record."""
+        self._warn(msg)
+
     def log_session(self, program: str, t0_ms: int, t1_ms: int, wall0: "Optional[int]", wall1: "Optional[int]",
                     peaks_ua: "Sequence[int]", limits_ua: "Sequence[int]", stim_s: int, end: str,
-                    fault: "Optional[str]" = None, faults: "Sequence[str]" = ()) -> None:
-        """Buffer the record of a session that ended. ValueError for an unknown end reason."""
+                    fault: "Optional[str]" = None, faults: "Sequence[str]" = (),
+                    client: "Optional[str]" = None) -> None:
+        """Buffer the record of a session that ended. ValueError for an unknown end reason.
+
+        client: the profile's id (stim.clients), None for an anonymous session."""
         if end not in END_REASONS:
             raise ValueError("end: one of " + ", ".join(END_REASONS))
         if (end == END_FAULT) != (fault is not None):
@@ -504,7 +535,17 @@ class Store:
         self._queue(True, {"k": "session", "prog": program, "t0_ms": t0_ms, "t1_ms": t1_ms, "wall0": wall0,
                            "wall1": wall1, "ch": ch, "stim_s": stim_s, "end": end,
                            "fault": fault[:TEXT_MAX] if fault is not None else None,
-                           "faults": texts, "nfaults": len(faults)})
+                           "faults": texts, "nfaults": len(faults), "client": client})
+        self._blocked = False
+
+    def log_guard(self, client: "Optional[str]", reason: str, overridden: bool, t_ms: int,
+                  wall: "Optional[int]" = None) -> None:
+        """Buffer a record of a dose-guard refusal (overridden False) or of its override by the supervisor.
+
+        Kept like a session record when the buffer is full: an override must never be dropped.
+        """
+        self._queue(True, {"k": "guard", "client": client, "reason": reason[:TEXT_MAX], "override": overridden,
+                           "t_ms": t_ms, "wall": wall})
         self._blocked = False
 
     def log_fault(self, fault: str, t_ms: int, wall: "Optional[int]" = None) -> None:
@@ -520,7 +561,8 @@ class Store:
     # -- writing ---------------------------------------------------------------------
     def pending(self) -> int:
         """Items waiting for an idle flush (settings, program files, log records)."""
-        n = len(self._buf) + len(self._prog_pending) + (1 if self._settings_pending is not None else 0)
+        n = len(self._buf) + len(self._prog_pending) + len(self._file_pending)
+        n += 1 if self._settings_pending is not None else 0
         return n + (1 if self.dropped != self._drops_logged else 0)
 
     def flush(self, outputs_idle: bool, max_items: int = 1) -> int:
@@ -559,6 +601,10 @@ class Store:
             self._write_program(name, self._prog_pending[name])
             del self._prog_pending[name]
             return True
+        for path in self._file_pending:
+            self._write_other(path, self._file_pending[path])
+            del self._file_pending[path]
+            return True
         if self.dropped != self._drops_logged:
             self._with_room(lambda: self._append({"k": "drop", "count": self.dropped - self._drops_logged}))
             self._drops_logged = self.dropped
@@ -571,6 +617,12 @@ class Store:
 
     def _write_program(self, name: str, data: "Optional[bytes]") -> None:
         path = PROG_PREFIX + name + PROG_SUFFIX
+        if data is None:
+            self._remove(path)
+        else:
+            self._with_room(lambda: self._write_file(path, data))
+
+    def _write_other(self, path: str, data: "Optional[bytes]") -> None:
         if data is None:
             self._remove(path)
         else:

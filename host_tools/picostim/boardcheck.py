@@ -74,6 +74,8 @@ def summary(b: "Board") -> str:
         parts.append("charge pump")
     if b.display is not None:
         parts.append(f"display {b.display.driver} {b.display.width}x{b.display.height}")
+    if b.rtc is not None:
+        parts.append(f"rtc {b.rtc.driver} on {b.rtc.bus}")
     return ", ".join(parts)
 
 

@@ -11,6 +11,12 @@ def _cmd_board_check(args: argparse.Namespace) -> int:
     return boardcheck.run(args.files)
 
 
+def _cmd_policy_check(args: argparse.Namespace) -> int:
+    from picostim import policycheck
+
+    return policycheck.run(args.files)
+
+
 def _cmd_sim(args: argparse.Namespace) -> int:
     if args.silicon:
         from picostim.silicon import simrun
@@ -49,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", metavar="FILE")
     check.set_defaults(func=_cmd_board_check)
 
+    pol = sub.add_parser("policy", help="site policy files (docs/clients.md)")
+    pol_sub = pol.add_subparsers(dest="policy_command", required=True)
+    pcheck = pol_sub.add_parser("check", help="validate policy files with the firmware's own rules")
+    pcheck.add_argument("files", nargs="+", metavar="FILE")
+    pcheck.set_defaults(func=_cmd_policy_check)
+
     sim = sub.add_parser("sim", help="run firmware/main.py on the simulated board")
     sim.add_argument("--board", default="boards/stim4.json", help="board file (default: boards/stim4.json)")
     sim.add_argument("--until", type=float, default=None, metavar="SECONDS",
@@ -85,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     from picostim import console
 
     console.add_parser(sub)  # picostim console --port PORT status|log|programs|limits|time-set|stop|version|board
+
+    from picostim import clientreport
+
+    clientreport.add_parsers(sub)  # picostim clients export --port P; picostim report (--port P | --log F) --client ID
     return p
 
 

@@ -80,8 +80,12 @@ class Rig:
     """stim4 (or another board) on a fresh chip: controller, console, port; key out, e-stop released."""
 
     def __init__(self, board_file: str = "stim4.json", store: bool = True, watchdog_reset: bool = False,
-                 fs: "Optional[FlashFS]" = None, boot_us: int = 0) -> None:
-        """boot_us: the microsecond timer at power-on, e.g. to start ticks_ms just before its wrap."""
+                 fs: "Optional[FlashFS]" = None, boot_us: int = 0, rtc: bool = False) -> None:
+        """boot_us: the microsecond timer at power-on, e.g. to start ticks_ms just before its wrap.
+
+        rtc: put a DS3231 model on the board's first I2C bus and give the console its driver
+        (`self.rtc_chip`, `self.rtc`). With a store, the console also gets the client profiles
+        (`self.clients`), as stim.app builds them."""
         from picostim.fakehw.chip import Chip
         from picostim.fakehw.clock import Clock
 
@@ -109,8 +113,23 @@ class Rig:
                                  validate=lambda d: programs.validate(d, n))
         self.ctl = Controller(brd, hw, outs, kill, programs.builtins(n), watchdog=None,
                               watchdog_reset=watchdog_reset, store=st)
+        self.clients = None
+        if st is not None:
+            from stim.clients import Clients
+
+            self.clients = Clients(st, n, pulse.channel_max_ua(brd))
+        self.rtc_chip = None
+        self.rtc = None
+        if rtc:
+            from picostim.fakehw import ds3231
+
+            bus = brd.i2c[sorted(brd.i2c)[0]]
+            self.rtc_chip = ds3231.attach(self.chip, bus.id)
+            machine = __import__("machine")  # fakehw's, installed above
+            self.rtc = __import__("stim.hal.ds3231").hal.ds3231.Ds3231(
+                machine.I2C(bus.id, scl=machine.Pin(bus.scl), sda=machine.Pin(bus.sda), freq=bus.freq))
         self.port = Port()
-        self.con = console.Console(self.ctl, self.port)
+        self.con = console.Console(self.ctl, self.port, clients=self.clients, rtc=self.rtc)
         self.key(False)
         self.estop(False)
 

@@ -35,7 +35,7 @@ def test_a_session_record_holds_what_the_issue_lists() -> None:
     assert recs[0] == {"n": 0, "k": "session", "prog": "lbp", "t0_ms": 1_073_741_000, "t1_ms": 200,
                        "wall0": 1_767_225_600, "wall1": 1_767_226_800, "ch": [[12_000, 20_000], [0, 30_000]],
                        "stim_s": 1140, "end": "fault", "fault": "ch2: open electrode",
-                       "faults": ["ch2: open electrode", "sense drift"], "nfaults": 2}
+                       "faults": ["ch2: open electrode", "sense drift"], "nfaults": 2, "client": None}
     assert recs[1] == {"n": 1, "k": "fault", "t_ms": 5_000, "wall": None, "fault": "estop wire broken"}
     assert recs[2] == {"n": 2, "k": "reset", "t_ms": 12, "wall": 1_767_226_900, "cause": "watchdog"}
 
@@ -207,3 +207,18 @@ def test_a_damaged_record_costs_only_itself() -> None:
     s = boot(fs)
     assert s.warnings == ["log.0: 1 corrupt records skipped"]
     assert [r["n"] for r in s.read_log()] == [0, 2, 3, 4]
+
+
+def test_a_guard_record_holds_the_client_reason_and_override_and_outlives_faults_in_a_full_buffer() -> None:
+    fs = FlashFS()
+    s = boot(fs, buf_max=3)
+    s.log_guard("C017", "too-soon", True, 42, 1_767_225_600)
+    s.log_guard(None, "no-profile", False, 43)
+    for i in range(3):
+        s.log_fault("f" + str(i), i)  # the buffer is full: faults go first, guard records stay
+    assert [r[1]["k"] for r in s._buf] == ["guard", "guard", "fault"]
+    flush_all(s)
+    recs = [r for r in boot(fs).read_log() if r["k"] == "guard"]
+    assert recs[0] == {"n": recs[0]["n"], "k": "guard", "client": "C017", "reason": "too-soon", "override": True,
+                       "t_ms": 42, "wall": 1_767_225_600}
+    assert recs[1]["client"] is None and recs[1]["override"] is False and recs[1]["wall"] is None

@@ -59,6 +59,12 @@ def valid_requests(rng: random.Random) -> list[dict[str, Any]]:
         {"cmd": "time.set", "epoch_s": rng.randrange(fw_console.EPOCH_MIN, fw_console.EPOCH_MAX)},
         {"cmd": "status", "id": rng.randrange(1000)},
         {"cmd": "diag", "collect": rng.random() < 0.05},  # a collection is slow on CPython: rarely
+        {"cmd": "clients.list"},
+        {"cmd": "clients.get", "client": "C" + str(rng.randrange(8))},
+        {"cmd": "clients.put", "profile": {"id": "C" + str(rng.randrange(8)),
+                                           "limits_ua": [rng.randrange(0, 100_001, 500) for _ in range(4)],
+                                           "screened": rng.choice([None, 1_767_225_600])}},
+        {"cmd": "clients.delete", "client": "C" + str(rng.randrange(8))},
     ]
 
 
@@ -185,7 +191,8 @@ class Fuzz:
                 rec.wall_base if rec is not None else None, rec._wall_at_ms if rec is not None else None,
                 tuple(sorted(st.programs)) if st is not None else (), st.pending() if st is not None else 0,
                 json.dumps(st.settings.fields(), sort_keys=True) if st is not None else "",
-                st.warn_count if st is not None else 0, tuple(sorted(self.rig.fs.files().items())))
+                st.warn_count if st is not None else 0, tuple(sorted(self.rig.fs.files().items())),
+                self.rig.clients.encode() if self.rig.clients is not None else b"")
 
     def _fail(self, what: str, line: bytes) -> None:
         if len(self.examples) < 5:

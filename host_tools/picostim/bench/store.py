@@ -178,5 +178,6 @@ def measure(progress: Callable[[str], None]) -> dict[str, int | float]:
         "k": "session", "prog": "lower-back-1", "t0_ms": 1_073_000_000, "t1_ms": 1_073_741_823,
         "wall0": 1_767_225_600, "wall1": 1_767_226_800, "ch": [[100_000, 100_000]] * CHANNELS, "stim_s": 1200,
         "end": store.END_FAULT, "fault": "ch4: open electrode", "faults": ["ch4: open electrode"], "nfaults": 1,
+        "client": "C0000017",
         "n": 99_999})
     return {"store.powercut_points": points, "store.corruptions": bad, "store.session_record_bytes": len(record)}

@@ -281,6 +281,23 @@ class I2C:
     def writeto_mem(self, addr: int, memaddr: int, buf: "Any", addrsize: int = 8) -> None:
         self.writeto(addr, bytes([memaddr & 0xFF]) + bytes(buf))
 
+    def readfrom_mem_into(self, addr: int, memaddr: int, buf: "Any", addrsize: int = 8) -> None:
+        """The register pointer written (no STOP), then a repeated START and the read, as the rp2 port does."""
+        t = enter()
+        try:
+            d = self._dev(addr, 1 + 1 + len(buf))  # address + pointer, address again + data
+            d.i2c_write(bytes([memaddr & 0xFF]))
+            data = d.i2c_read(len(buf))
+            for i in range(len(buf)):
+                buf[i] = data[i]
+        finally:
+            leave(t)
+
+    def readfrom_mem(self, addr: int, memaddr: int, nbytes: int, addrsize: int = 8) -> bytes:
+        buf = bytearray(nbytes)
+        self.readfrom_mem_into(addr, memaddr, buf, addrsize)
+        return bytes(buf)
+
 
 class Timer:
     ONE_SHOT = 0

@@ -39,10 +39,12 @@ def run(board_file: str, script: Optional[str], until_s: Optional[float], vcd_pa
     except scenario.ScenarioError as e:
         err.write("picostim sim: bad scenario, nothing was run:\n%s\n" % e)
         return 2
-    model_only = [a for a in actions if a.kind == "hang"]
+    model_only = [a for a in actions if a.kind in ("hang", "advance")]
     if model_only:
-        err.write("picostim sim: bad scenario, nothing was run:\n%s:%d: 'hang' runs on the model only (the"
-                  " emulated chip cannot stall its own loop)\n" % (script, model_only[0].line))
+        why = ("the emulated chip cannot stall its own loop" if model_only[0].kind == "hang" else
+               "the emulated board has no DS3231 model")
+        err.write("picostim sim: bad scenario, nothing was run:\n%s:%d: '%s' runs on the model only (%s)\n"
+                  % (script, model_only[0].line, model_only[0].kind, why))
         return 2
     if until_s is None:
         until_s = (actions[-1].t_ns / 1e9 if actions else 0.0) + 1.0

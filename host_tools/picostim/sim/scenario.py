@@ -13,6 +13,9 @@ a file must be in time order (equal times run in file order):
     <seconds> console <json>          send one line to the firmware's serial console
     <seconds> power cut               cut the power and restore it (power-on reset)
     <seconds> host stop|read          the USB host stops reading the board's serial output, or reads again
+    <seconds> advance <span>          time travel: the board is off for <span> (e.g. 3d, 12h, 30m, 90s) and
+                                      powers on again; a DS3231 (board file `rtc`) keeps running on its
+                                      battery meanwhile, so the wall clock has moved on (model only)
 
 Buttons are the board file's (start_pause, plus, minus, channel, program).
 A channel is its number (1 = the first channel) or its name in the board file
@@ -36,7 +39,9 @@ if TYPE_CHECKING:
 PRESS_S = 0.1  # how long `press` holds a button: well past the panel's 30 ms debounce
 NS_PER_S = 1_000_000_000
 
-KINDS = ("key", "estop", "press", "hold", "sense", "hang", "console", "power", "host")
+KINDS = ("key", "estop", "press", "hold", "sense", "hang", "console", "power", "host", "advance")
+SPAN_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+SPAN_MAX_S = 366 * 86400
 
 Arg = bool | str | int | float
 
@@ -196,7 +201,27 @@ def _parse_line(text: str, board: "Optional[Board]") -> "Optional[tuple[int, str
         if words != ["cut"]:
             raise _Bad("did you mean 'power cut'?")
         return t_ns, "power", ()
-    raise _Bad("unknown action %r; actions are key, estop, press, hold, sense, hang, console, power cut, host" % verb)
+    if verb == "advance":
+        if len(words) != 1:
+            raise _Bad("advance takes one span, e.g. 'advance 3d' (units s, m, h, d)")
+        return t_ns, "advance", (_span(words[0]),)
+    raise _Bad("unknown action %r; actions are key, estop, press, hold, sense, hang, console, power cut, host,"
+               " advance" % verb)
+
+
+def _span(word: str) -> int:
+    """Whole seconds of a span like 3d, 12h, 30m, 90s or 90."""
+    unit = word[-1:].lower()
+    mul = SPAN_UNITS.get(unit)
+    num = word[:-1] if mul is not None else word
+    try:
+        v = float(num)
+    except ValueError:
+        raise _Bad("advance span %r is not a number with a unit s, m, h or d (e.g. 3d)" % word) from None
+    s = v * (mul or 1)
+    if not math.isfinite(s) or s < 1 or s > SPAN_MAX_S:
+        raise _Bad("advance span must be 1 s .. 366 d, got %r" % word)
+    return round(s)
 
 
 def parse(text: str, board: "Optional[Board]" = None, source: str = "<scenario>") -> "list[Action]":

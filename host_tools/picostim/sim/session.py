@@ -96,6 +96,12 @@ class SimSession:
             send(str(a.args[0]))
         elif a.kind == "power":
             self.runner.power_cut_at(self.now_ns)
+        elif a.kind == "advance":
+            rtc = self.board.rtc
+            dev = self.chip.i2c_devices.get((self.board.i2c[rtc.bus].id, rtc.address)) if rtc is not None else None
+            if dev is not None:
+                dev.power_off(int(a.args[0]))  # on its battery the clock runs on while the board is off
+            self.runner.power_cut_at(self.now_ns)
         elif a.kind == "host":
             if a.args[0]:
                 self.runner.usb.resume_reading()

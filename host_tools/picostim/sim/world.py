@@ -56,6 +56,13 @@ class World:
                 from picostim.fakehw import ssd1306
 
                 ssd1306.attach(self.chip, bus.id, disp.address)
+        rtc = self.board.rtc
+        if rtc is not None and rtc.driver == "ds3231":
+            bus = self.board.i2c[rtc.bus]
+            if (bus.id, rtc.address) not in self.chip.i2c_devices:
+                from picostim.fakehw import ds3231
+
+                ds3231.attach(self.chip, bus.id, rtc.address)
 
     def cut_wire(self, pin: int) -> None:
         """A broken wire: the pin floats to its pull."""
