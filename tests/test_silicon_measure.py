@@ -47,3 +47,16 @@ def test_the_watchdog_margin_is_each_feeds_own_timeout_minus_the_wait_for_the_ne
     assert wdt_margin_ms(feeds[2:]) == 1550.0
     assert wdt_margin_ms(feeds, reset_ns=500 * ms) == 0.0  # an expiry leaves nothing
     assert wdt_margin_ms(feeds[:1]) == 0.0  # one feed shows no margin
+
+
+def test_allocation_per_tick_as_the_mean_and_as_the_worst_window() -> None:
+    """The mean over the whole window subtracts each read in between; the worst window keeps a burst."""
+    from picostim.bench.silicon import _alloc_per_tick, _alloc_per_tick_mean
+
+    samples = [{"ticks": 0, "mem_alloc": 1000}, {"ticks": 10, "mem_alloc": 3100},  # a 2 KB burst
+               {"ticks": 20, "mem_alloc": 3300}, {"ticks": 30, "mem_alloc": 3500}]
+    assert _alloc_per_tick(samples, 100) == 200.0  # (2100 - 100) / 10
+    assert _alloc_per_tick_mean(samples, 100) == (2500 - 300) / 30
+    assert _alloc_per_tick_mean(samples[1:], 100) == (400 - 200) / 20
+    collected = [{"ticks": 0, "mem_alloc": 5000}, {"ticks": 10, "mem_alloc": 900}]
+    assert _alloc_per_tick_mean(collected, 100) == 0.0  # a collection between: no figure
