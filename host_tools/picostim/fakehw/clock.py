@@ -44,9 +44,24 @@ PYTHON_COST = {
     # part plus a cost per write (up to 21: four channels, four DAC pads, output-enable).
     "masked_window_ns": 1_000,
     "masked_call_ns": 50,
+    # The control loop's Python (fakehw.pycost charges each part as it is entered, on the runner's
+    # firmware only). Silicon: the per-part medians of a running loop pass on stim4 from the profile
+    # in issue 11's notes (MicroPython v1.28.0 on the silicon tier); a whole pass is about 4 ms, which
+    # the bench measures on silicon (silicon.tick_us_p50) beside the model's (tick.model_us_p50).
+    # What the model already charges for a part (2 us a hardware call, the I2C bus time of the
+    # display's chunks) is small beside these and is not taken off.
+    "tick_inputs_ns": 150_000,  # key, e-stop, buttons and sense reads at the start of the tick
+    "tick_panel_ns": 400_000,  # stim.panel.Panel.step
+    "tick_supervisor_ns": 1_500_000,  # stim.supervisor.Supervisor.step
+    "tick_apply_ns": 650_000,  # Controller._apply: channel levels and trains, before the commit
+    "tick_recorder_ns": 250_000,  # stim.recorder.Recorder.observe
+    "tick_feedback_ns": 240_000,  # Controller._feedback: status LED and buzzer
+    "tick_display_ns": 400_000,  # stim.hal.oled.Oled.service: 0.7 ms mean with its ~0.3 ms of bus time
 }
 NO_PYTHON_COST = {"irq_entry_ns": 0, "irq_call_ns": DEFAULT_CALL_COST_NS, "masked_window_ns": 0,
-                  "masked_call_ns": DEFAULT_CALL_COST_NS}
+                  "masked_call_ns": DEFAULT_CALL_COST_NS, "tick_inputs_ns": 0, "tick_panel_ns": 0,
+                  "tick_supervisor_ns": 0, "tick_apply_ns": 0, "tick_recorder_ns": 0, "tick_feedback_ns": 0,
+                  "tick_display_ns": 0}
 
 
 def _calibrated_from_env() -> bool:
@@ -123,6 +138,9 @@ class Clock:
         # which blocks until the limit moves (or raises StopRun). -1: no fence.
         self.limit_ns = -1
         self.at_limit: object = None
+        # The firmware's sleeps as (start ns, end ns), while a list is put here (the bench's loop
+        # timing: busy is what lies between them). None: not recorded.
+        self.sleeps: list[tuple[int, int]] | None = None
 
     # -- reading -------------------------------------------------------------
     def now_ns(self) -> int:
