@@ -26,6 +26,8 @@ observe.mjs) or from the firmware's own console (`diag`), never computed from th
                                        (its PCs found by profiling gc.collect() on the same image)
     silicon.tick_us_p50 / _max         the longest busy stretch (wake to sleep) of each 10 ms window
                                        of a steady session: the loop iteration with its tick
+    silicon.tick_part_us_<part>        the median of each part of a running loop pass (bench/silicon_parts.py):
+                                       the calibration of the model's tick charges (fakehw/pycost.py)
     silicon.cpu_busy_pct_mean / _max   the share of each 10 ms window the core executes, steady
     silicon.masked_us_max              the longest window with PRIMASK set (IRQs held back)
     silicon.kill_latency_us_max / _p50 stopping edge (key out or e-stop, alternating) to output-enable
@@ -85,6 +87,7 @@ from picostim.silicon.session import SiliconSession
 
 from .silicon_heap import heap_probe, heap_probe_s
 from .silicon_kill import MS, REPO, STIM4, TICK_NS, kill_figures
+from .silicon_parts import tick_parts
 from .silicon_wdt import ROTATION_SESSIONS, flash_worst, log_rotation, wdt_margin_ms
 
 __all__ = ["measure", "measure_all", "wdt_margin_ms"]
@@ -383,6 +386,8 @@ def measure_all(progress: Callable[[str], None], edges: int = KILL_EDGES) -> dic
     figs.update(_steady(progress, pcs))
     figs.update(_module_heap(progress))
     figs.update(_programs(progress))
+    progress("silicon: a running loop pass by part (the calibration of the model's tick, fakehw.pycost)")
+    figs.update(tick_parts(progress))
     progress("silicon: the watchdog with the flash at its worst-case times")
     worst = flash_worst(progress)
     figs["silicon.unexpected_resets"] += worst.pop("silicon.wdt_unexpected_resets_worst_flash")

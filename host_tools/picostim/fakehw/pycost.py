@@ -10,13 +10,19 @@ run at their own nanosecond, as they would between bytecodes.
 
 The parts and the Clock.cost key each charges (its time: fakehw.clock.PYTHON_COST):
 
-    stim.controller.Controller._tick     tick_inputs_ns      reading the key, e-stop, buttons, sense
+    stim.controller.Controller._tick     tick_inputs_ns      the rest of the tick: the inputs, the
+                                                             sense lines, the watchdog, the pump
     stim.panel.Panel.step                tick_panel_ns
     stim.supervisor.Supervisor.step      tick_supervisor_ns
     stim.controller.Controller._apply    tick_apply_ns       before its commit (the masked window)
     stim.recorder.Recorder.observe       tick_recorder_ns
     stim.controller.Controller._feedback tick_feedback_ns    status LED, buzzer
+    stim.console.Console.step            tick_console_ns
     stim.hal.oled.Oled.service           tick_display_ns     its Python; the bus time is the I2C model's
+
+The rest of the tick is charged on its entry, so the model reads the key, e-stop and buttons up to
+~1.2 ms later in the tick than silicon does (silicon reads them first and the sense lines later);
+the commit, the watchdog feed and the end of the pass fall where they fall on silicon.
 
 Only the runner's firmware (fakehw.runner.BoardRunner: boot.py and main.py as on the board) is
 charged: the runner wraps these methods as it imports the firmware's modules, and a wrapped part
@@ -38,6 +44,7 @@ PARTS: "tuple[tuple[str, str, str, str], ...]" = (
     ("stim.controller", "Controller", "_apply", "tick_apply_ns"),
     ("stim.recorder", "Recorder", "observe", "tick_recorder_ns"),
     ("stim.controller", "Controller", "_feedback", "tick_feedback_ns"),
+    ("stim.console", "Console", "step", "tick_console_ns"),
     ("stim.hal.oled", "Oled", "service", "tick_display_ns"),
 )
 _MODULES = {p[0] for p in PARTS}
