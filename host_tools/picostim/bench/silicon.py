@@ -13,7 +13,9 @@ observe.mjs) or from the firmware's own console (`diag`), never computed from th
                                        issue's 20 minutes, about 20 min of wall time), a diag with a
                                        collection every 10 s after a burst of console requests, the
                                        session started again whenever its program's time runs out;
-                                       silicon.heap_probe_live_bytes_max is the probe's own highest
+                                       silicon.heap_probe_live_bytes_max is the probe's own highest,
+                                       _first its first probe, heap_probe_sessions the sessions it
+                                       started, heap_probe_resets the resets in it (expected 0)
     silicon.heap_modules_bytes         the heap the firmware's modules hold once imported (beyond
                                        boot.py's), after a collection on a fresh VM: what freezing
                                        them into a custom firmware image would move to flash
@@ -27,7 +29,8 @@ observe.mjs) or from the firmware's own console (`diag`), never computed from th
     silicon.tick_us_p50 / _max         the longest busy stretch (wake to sleep) of each 10 ms window
                                        of a steady session: the loop iteration with its tick
     silicon.tick_part_us_<part>        the median of each part of a running loop pass (bench/silicon_parts.py):
-                                       the calibration of the model's tick charges (fakehw/pycost.py)
+                                       the calibration of the model's tick charges (fakehw/pycost.py);
+                                       silicon.tick_part_wrapper_us: the timing's own cost, taken off
     silicon.cpu_busy_pct_mean / _max   the share of each 10 ms window the core executes, steady
     silicon.masked_us_max              the longest window with PRIMASK set (IRQs held back)
     silicon.kill_latency_us_max / _p50 stopping edge (key out or e-stop, alternating) to output-enable
