@@ -7,8 +7,9 @@ run in big slices with no observer and no pin trace; every PROBE_EVERY_S emulate
 a burst of console requests, then asks the firmware itself (console `diag` with "collect": true).
 
 Its length: $PICOSTIM_SILICON_HEAP_PROBE_S emulated seconds, HEAP_PROBE_S_DEFAULT unless set
-(1200 for the issue's 20 minutes; the emulated chip runs at about real time here, so 1200 s of it
-take about 20 minutes of wall time).
+(1200 for the issue's 20 minutes; with nothing observing the core the emulated chip runs at about
+1.2 s of wall time per second on an idle machine here, so 1200 s take ~24 minutes, and took 34
+on a machine shared with other work).
 """
 
 import json
