@@ -23,11 +23,22 @@ bookkeeping:
     tick.alloc_bytes        the same for one steady Controller.tick while RUNNING, levels ramping
     tick.us_micropython     median wall time of that tick on the MicroPython *unix* VM, with the
                             model's Python machine stand-ins under it: not an RP2040 figure
+    tick.model_us_p50 / _max
+                            model time of each main-loop pass (wake from one sleep to the next
+                            sleep: tick, console, display) over LOOP_STEADY_S of a running session on
+                            stim4, four channels on, with the loop's Python charged as calibrated
+                            against silicon (fakehw.pycost, fakehw.clock.PYTHON_COST "tick_*"); the
+                            silicon bench's twins are silicon.tick_us_p50 / _max;
+                            tick.model_us_p50_uncalibrated: the same with Python free
+    tick.model_busy_pct_mean
+                            the share of that time the firmware was not asleep (silicon's twin:
+                            silicon.cpu_busy_pct_mean)
 
 The sequences run in worker processes (one per core, at most 4), with progress on stderr.
 """
 
 import atexit
+import itertools
 import json
 import random
 import subprocess
@@ -45,6 +56,7 @@ CHUNK = 500  # sequences per task
 SEED = 20_240_404
 KILL_TRIALS = 300
 VM_TICKS = 200
+LOOP_STEADY_S = 2.0  # model seconds of a running session timed by measure_model_loop
 
 REPO = Path(__file__).resolve().parents[3]
 BOARD_WEIGHTS = (("stim4", 2), ("pico_bench", 1), ("stim4_mcp4728", 1))
@@ -311,9 +323,60 @@ def measure_vm() -> "dict[str, int]":
     return d
 
 
+def measure_model_loop(calibrated: "bool | None" = None, steady_s: float = LOOP_STEADY_S) -> "dict[str, float]":
+    """The model's main loop in a running session on stim4, as the silicon bench times its own:
+    each loop pass's busy time (from the wake of one sleep to the start of the next: the tick, the
+    console, the display), and the share of each 10 ms the firmware is not asleep. calibrated as
+    measure_kill_latency's (the charges of fakehw.pycost come with it)."""
+    import statistics
+
+    from picostim import safetycheck as sc
+    from picostim.fakehw import clock as fclock
+
+    saved = fclock.CALIBRATED
+    if calibrated is not None:
+        fclock.CALIBRATED = calibrated
+    try:
+        rig = sc.Rig(sc.STIM4)
+    finally:
+        fclock.CALIBRATED = saved
+    try:
+        rig.new_sequence(key=True)
+        rig.wait(100)
+        rig.press("program")  # tens_conventional: every channel in use
+        rig.press("start_pause")
+        for _ in range(3):
+            rig.press("plus", 45, 35)
+        rig.wait(1000)
+        clock = rig.chip.clock
+        sleeps: list[tuple[int, int]] = []
+        clock.sleeps = sleeps
+        t0 = clock.now_ns()
+        rig.wait(round(steady_s * 1000))
+        t1 = clock.now_ns()
+        clock.sleeps = None
+        oe = rig.board.outputs.output_enable
+        if rig.chip.level(oe.pin) != oe.active_level:
+            raise RuntimeError("model loop bench: the session was not running")
+    finally:
+        rig.close()
+    passes = [b[0] - a[1] for a, b in itertools.pairwise(sleeps)]
+    slept = sum(b - a for a, b in sleeps)
+    if len(passes) < steady_s * 50:
+        raise RuntimeError("model loop bench: %d loop passes in %g s" % (len(passes), steady_s))
+    return {"tick.model_us_p50": round(statistics.median(passes) / 1000, 1),
+            "tick.model_us_max": round(max(passes) / 1000, 1),
+            "tick.model_busy_pct_mean": round((1 - slept / (t1 - t0)) * 100, 2)}
+
+
 def measure(progress: Callable[[str], None], sequences: int = SEQUENCES) -> "dict[str, float | int]":
     progress("MicroPython VM: heap_lock proofs and tick time")
     vm = measure_vm()
+    progress("the model's main loop in a running session: busy time of each pass")
+    loop = measure_model_loop(calibrated=True)
+    loop_raw = measure_model_loop(calibrated=False)
+    progress("model loop pass %.0f us (p50; %.0f us without the Python cost), busy %.1f %%"
+             % (loop["tick.model_us_p50"], loop_raw["tick.model_us_p50"], loop["tick.model_busy_pct_mean"]))
     progress("kill latency: %d key/e-stop edges across the tick" % KILL_TRIALS)
     kill_us = measure_kill_latency(calibrated=True)
     progress("kill latency on the model without Python cost (uncalibrated)")
@@ -328,4 +391,6 @@ def measure(progress: Callable[[str], None], sequences: int = SEQUENCES) -> "dic
         "kill.alloc_bytes": vm["kill_alloc"],
         "tick.alloc_bytes": vm["tick_alloc"],
         "tick.us_micropython": vm["tick_us"],
+        **loop,
+        "tick.model_us_p50_uncalibrated": loop_raw["tick.model_us_p50"],
     }

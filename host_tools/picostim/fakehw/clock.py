@@ -44,9 +44,26 @@ PYTHON_COST = {
     # part plus a cost per write (up to 21: four channels, four DAC pads, output-enable).
     "masked_window_ns": 1_000,
     "masked_call_ns": 50,
+    # The main loop's Python, each part charged as it is entered (fakehw.pycost; the runner's firmware
+    # only). Silicon: the median of each part over 100 passes of a running session on stim4 (four
+    # channels on, levels steady), timed on the emulated chip with time.ticks_us() around it, less
+    # the timing's own 24 us (bench silicon.tick_part_us_*, picostim/bench/silicon_parts.py). A
+    # whole pass is about 4 ms there (silicon.tick_us_p50), 3.9 ms of it these parts; the bench
+    # prints the model's pass (tick.model_us_p50) beside it. What the model charges anyway (2 us a
+    # hardware call, the display's I2C bus time) comes on top and is small beside these.
+    "tick_inputs_ns": 1_200_000,  # the rest of Controller._tick: inputs, sense lines, watchdog, pump
+    "tick_panel_ns": 250_000,  # stim.panel.Panel.step
+    "tick_supervisor_ns": 1_380_000,  # stim.supervisor.Supervisor.step
+    "tick_apply_ns": 470_000,  # Controller._apply: channel levels and trains, up to its commit
+    "tick_recorder_ns": 80_000,  # stim.recorder.Recorder.observe
+    "tick_feedback_ns": 235_000,  # Controller._feedback: status LED and buzzer
+    "tick_console_ns": 185_000,  # stim.console.Console.step with nothing to read
+    "tick_display_ns": 80_000,  # stim.hal.oled.Oled.service on a pass that sends nothing
 }
 NO_PYTHON_COST = {"irq_entry_ns": 0, "irq_call_ns": DEFAULT_CALL_COST_NS, "masked_window_ns": 0,
-                  "masked_call_ns": DEFAULT_CALL_COST_NS}
+                  "masked_call_ns": DEFAULT_CALL_COST_NS, "tick_inputs_ns": 0, "tick_panel_ns": 0,
+                  "tick_supervisor_ns": 0, "tick_apply_ns": 0, "tick_recorder_ns": 0, "tick_feedback_ns": 0,
+                  "tick_console_ns": 0, "tick_display_ns": 0}
 
 
 def _calibrated_from_env() -> bool:
@@ -123,6 +140,9 @@ class Clock:
         # which blocks until the limit moves (or raises StopRun). -1: no fence.
         self.limit_ns = -1
         self.at_limit: object = None
+        # The firmware's sleeps as (start ns, end ns), while a list is put here (the bench's loop
+        # timing: busy is what lies between them). None: not recorded.
+        self.sleeps: list[tuple[int, int]] | None = None
 
     # -- reading -------------------------------------------------------------
     def now_ns(self) -> int:

@@ -24,11 +24,11 @@ import tempfile
 import threading
 import traceback
 from pathlib import Path
-from types import CodeType
+from types import CodeType, ModuleType
 from typing import Callable, Optional, Sequence
 
 from . import chip as _chip_mod
-from . import install, ssd1306, usbcdc, vselect, vtime
+from . import install, pycost, ssd1306, usbcdc, vselect, vtime
 from .chip import PWRON_RESET, Chip
 from .clock import Clock, Reset, StopRun
 
@@ -101,6 +101,11 @@ class _CachedLoader(importlib.machinery.SourceFileLoader):
             return code
 
         return self._cache.compiled(self.get_filename(fullname), make)
+
+    def exec_module(self, module: ModuleType) -> None:
+        super().exec_module(module)
+        if pycost.firmware_turn[0]:  # the board's firmware importing it: its loop parts cost time
+            pycost.wrap_module(module)
 
 
 def _compiler(path: Path) -> Callable[[], CodeType]:
@@ -243,8 +248,10 @@ class BoardRunner:
         sys.stdin = self.usb.stdin  # type: ignore[assignment]
         usbcdc.set_current(self.usb)
         _chip_mod.set_current(self.chip)
+        pycost.firmware_turn[0] = True
 
     def _leave_firmware_world(self) -> None:
+        pycost.firmware_turn[0] = False
         if self._saved_stdout is not None:
             sys.stdout = self._saved_stdout  # type: ignore[assignment]
             self._saved_stdout = None

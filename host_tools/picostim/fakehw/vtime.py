@@ -31,7 +31,10 @@ def ticks_cpu() -> int:
 def sleep_us(us: int) -> None:
     c = _chip.current().clock
     if us > 0:
-        c.advance_to(c.now_ns() + us * 1000)
+        t0 = c.now_ns()
+        c.advance_to(t0 + us * 1000)
+        if c.sleeps is not None:
+            c.sleeps.append((t0, c.now_ns()))
     else:
         c.charge_call()
 

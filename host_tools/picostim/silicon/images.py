@@ -22,7 +22,9 @@ CACHE = REPO / "build" / "silicon"
 # The MicroPython image in ../shared/silicon is a build of the v1.28.0 tag; the
 # official download of v1.28.0 is a different build (another date in its banner),
 # so no upstream address is pinned for it yet: pin its name and sha256 here on a
-# machine that reaches micropython.org's download page.
+# machine that reaches micropython.org's download page. (Checked for issue 11: the
+# test machines resolve no address for micropython.org or GitHub, and no PyPI or npm
+# package we found carries the official RPI_PICO v1.28.0 image.)
 IMAGES: dict[str, tuple[str, str | None, str]] = {
     "RPI_PICO-v1.28.0.uf2": (
         "1d43cc13eec4668aab767e4de9c77800c3ee044781c8a85a381df5d43c822637",

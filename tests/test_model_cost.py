@@ -1,0 +1,67 @@
+"""The model charges the control loop's Python as silicon takes it (fakehw.pycost, issue 11 item 6)."""
+
+import types
+
+import pytest
+from picostim.bench.safety import measure_model_loop
+from picostim.fakehw import clock as fclock
+from picostim.fakehw import pycost
+from picostim.fakehw.chip import Chip
+from picostim.fakehw.clock import Clock
+
+TICK_KEYS = [k for _m, _c, _f, k in pycost.PARTS]
+
+
+def test_a_running_loop_pass_takes_at_least_the_python_its_parts_are_charged() -> None:
+    c = fclock.python_cost(True)
+    charged_us = sum(c[k] for k in TICK_KEYS) / 1000
+    cal = measure_model_loop(calibrated=True, steady_s=0.5)
+    # Every part runs in each pass of a running session, so the pass is at least their sum; the
+    # hardware calls, the I2C bus and the console come on top, well under a millisecond.
+    assert charged_us <= cal["tick.model_us_p50"] <= charged_us + 1_000
+    raw = measure_model_loop(calibrated=False, steady_s=0.5)
+    assert raw["tick.model_us_p50"] < 200  # without the cost a pass is a few hardware calls
+    assert raw["tick.model_busy_pct_mean"] < cal["tick.model_busy_pct_mean"]
+
+
+def test_the_uncalibrated_model_charges_no_loop_python() -> None:
+    c = fclock.python_cost(False)
+    assert all(c[k] == 0 for k in TICK_KEYS)
+    assert all(fclock.python_cost(True)[k] > 0 for k in TICK_KEYS)
+
+
+def test_a_part_missing_from_the_firmware_is_an_error_not_a_free_part() -> None:
+    mod = types.ModuleType("stim.panel")
+
+    class Panel:
+        def other(self) -> None: ...
+
+    mod.Panel = Panel  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError, match=r"stim\.panel\.Panel\.step"):
+        pycost.wrap_module(mod)
+
+
+def test_a_wrapped_part_moves_the_clock_only_on_the_firmwares_turn() -> None:
+    from picostim.fakehw import chip as fchip
+
+    mod = types.ModuleType("stim.supervisor")
+
+    class Supervisor:
+        def step(self) -> int:
+            return 7
+
+    mod.Supervisor = Supervisor  # type: ignore[attr-defined]
+    pycost.wrap_module(mod)
+    chip = Chip(Clock(cost=fclock.python_cost(True)))
+    saved = fchip._current
+    fchip.set_current(chip)
+    try:
+        assert Supervisor().step() == 7 and chip.clock.now_ns() == 0  # the host calling: no time
+        pycost.firmware_turn[0] = True
+        try:
+            assert Supervisor().step() == 7
+        finally:
+            pycost.firmware_turn[0] = False
+        assert chip.clock.now_ns() == fclock.PYTHON_COST["tick_supervisor_ns"]
+    finally:
+        fchip.set_current(saved)
