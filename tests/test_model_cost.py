@@ -47,7 +47,7 @@ def test_a_wrapped_part_moves_the_clock_only_on_the_firmwares_turn() -> None:
     mod = types.ModuleType("stim.supervisor")
 
     class Supervisor:
-        def step(self) -> int:
+        def advance(self) -> int:
             return 7
 
     mod.Supervisor = Supervisor  # type: ignore[attr-defined]
@@ -56,10 +56,10 @@ def test_a_wrapped_part_moves_the_clock_only_on_the_firmwares_turn() -> None:
     saved = fchip._current
     fchip.set_current(chip)
     try:
-        assert Supervisor().step() == 7 and chip.clock.now_ns() == 0  # the host calling: no time
+        assert Supervisor().advance() == 7 and chip.clock.now_ns() == 0  # the host calling: no time
         pycost.firmware_turn[0] = True
         try:
-            assert Supervisor().step() == 7
+            assert Supervisor().advance() == 7
         finally:
             pycost.firmware_turn[0] = False
         assert chip.clock.now_ns() == fclock.PYTHON_COST["tick_supervisor_ns"]

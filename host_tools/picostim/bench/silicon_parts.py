@@ -28,12 +28,12 @@ SKIP = 200  # running passes before the measured ones: + held for 1 s, then the 
 PARTS = (
     ("stim.controller", "Controller", "_tick", "tick"),
     ("stim.panel", "Panel", "step", "panel"),
-    ("stim.supervisor", "Supervisor", "step", "supervisor"),
+    ("stim.supervisor", "Supervisor", "advance", "supervisor"),
     ("stim.controller", "Controller", "_apply", "apply"),
     ("stim.recorder", "Recorder", "observe", "recorder"),
     ("stim.controller", "Controller", "_feedback", "feedback"),
-    ("stim.hal.oled", "Oled", "service", "display"),
-    ("stim.console", "Console", "step", "console"),
+    ("stim.hal.oled", "Oled", "service_unguarded", "display"),
+    ("stim.console", "Console", "step_unguarded", "console"),
 )
 
 # Run on the board: wrappers that time each part into preallocated arrays while a session runs

@@ -2,7 +2,7 @@
 
 The model charges each hardware call 2 us and, calibrated, the hard IRQ's entry and the held-back
 commit (fakehw.clock.PYTHON_COST). The loop's own Python is the larger part on silicon: a running
-tick there is about 4 ms of interpreter work between two sleeps. So that the model's loop keeps
+tick there is about 3 ms of interpreter work between two sleeps. So that the model's loop keeps
 the timing silicon has (where in the 10 ms period the inputs are read, the outputs committed, the
 watchdog fed; how long a kill edge may wait for the next tick), each part of a loop pass charges
 its silicon time when it is entered, as virtual time during which events (IRQs, world actions)
@@ -13,12 +13,12 @@ The parts and the Clock.cost key each charges (its time: fakehw.clock.PYTHON_COS
     stim.controller.Controller._tick     tick_inputs_ns      the rest of the tick: the inputs, the
                                                              sense lines, the watchdog, the pump
     stim.panel.Panel.step                tick_panel_ns
-    stim.supervisor.Supervisor.step      tick_supervisor_ns
+    stim.supervisor.Supervisor.advance   tick_supervisor_ns
     stim.controller.Controller._apply    tick_apply_ns       before its commit (the masked window)
     stim.recorder.Recorder.observe       tick_recorder_ns
     stim.controller.Controller._feedback tick_feedback_ns    status LED, buzzer
-    stim.console.Console.step            tick_console_ns
-    stim.hal.oled.Oled.service           tick_display_ns     its Python; the bus time is the I2C model's
+    stim.console.Console.step_unguarded  tick_console_ns
+    stim.hal.oled.Oled.service_unguarded tick_display_ns     its Python; the bus time is the I2C model's
 
 The rest of the tick is charged on its entry, so the model reads the key, e-stop and buttons up to
 ~1.2 ms later in the tick than silicon does (silicon reads them first and the sense lines later);
@@ -40,12 +40,12 @@ from . import chip as _chip
 PARTS: "tuple[tuple[str, str, str, str], ...]" = (
     ("stim.controller", "Controller", "_tick", "tick_inputs_ns"),
     ("stim.panel", "Panel", "step", "tick_panel_ns"),
-    ("stim.supervisor", "Supervisor", "step", "tick_supervisor_ns"),
+    ("stim.supervisor", "Supervisor", "advance", "tick_supervisor_ns"),
     ("stim.controller", "Controller", "_apply", "tick_apply_ns"),
     ("stim.recorder", "Recorder", "observe", "tick_recorder_ns"),
     ("stim.controller", "Controller", "_feedback", "tick_feedback_ns"),
-    ("stim.console", "Console", "step", "tick_console_ns"),
-    ("stim.hal.oled", "Oled", "service", "tick_display_ns"),
+    ("stim.console", "Console", "step_unguarded", "tick_console_ns"),
+    ("stim.hal.oled", "Oled", "service_unguarded", "tick_display_ns"),
 )
 _MODULES = {p[0] for p in PARTS}
 
