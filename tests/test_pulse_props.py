@@ -188,8 +188,11 @@ def test_every_valid_program_either_is_refused_naming_a_field_or_reserves_the_ga
         s = pulse.slice_settings(p, CPU, guard, dead)
     except pulse.PulseError as e:
         assert e.path in ("interphase_us", "lead", "width_us"), str(e)
-        assert not fits or not made or e.path == "width_us", str(e)  # width_us: the slot rule may refuse
-        if not fits:
+        if fits and made:
+            assert e.path == "width_us", str(e)  # the slot rule: a phase must fit in one slot
+        elif fits:
+            assert e.path == ("interphase_us" if p.interphase_us else "lead"), str(e)  # not made yet
+        else:
             blame = p.interphase_us > dead and (2 * p.width_us + dead + guard) * p.freq_hz <= 1_000_000
             assert e.path == ("interphase_us" if blame else "width_us"), str(e)
         return
