@@ -38,3 +38,17 @@ def test_bad_program_is_a_clear_error_and_nonzero_exit(tmp_path: Path, capsys: p
     assert "name: no built-in program 'no_such_program'" in capsys.readouterr().err
     assert cli.main(["plot", str(tmp_path / "missing.json"), "-o", str(out), "--board", BOARD]) == 2
     assert "(file): cannot read" in capsys.readouterr().err
+
+
+def test_a_gap_the_firmware_cannot_make_yet_is_refused_not_drawn(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """plot draws what the model makes; until the gap is made (docs/programs.md) it refuses a program
+    asking for one, or for the positive phase first, with the firmware's own error."""
+    out = tmp_path / "gap.png"
+    for d, want in (({"freq_hz": 50, "width_us": 300, "interphase_us": 100}, "interphase_us: 100 us: "),
+                    ({"freq_hz": 50, "width_us": 300, "lead": "positive"}, "lead: 'positive': ")):
+        f = tmp_path / "gap.json"
+        f.write_text(json.dumps(d))
+        assert cli.main(["plot", str(f), "-o", str(out), "--board", BOARD]) == 2
+        assert "picostim plot: " + want in capsys.readouterr().err
+        assert not out.exists()

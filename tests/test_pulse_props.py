@@ -7,8 +7,9 @@ import math
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from picostim.pulserun import firmware_module, run_train
-from stim import programs, pulse
+from picostim.pulserun import REPO, firmware_module, run_train
+from stim import board, programs, pulse
+from stim.board import Board
 
 CPU = 125_000_000
 GUARD = 20
@@ -153,3 +154,97 @@ def test_valid_dicts_round_trip(f: int, w: int, n: int) -> None:
     """Any in-range program validates, and to_dict() validates back to the same program."""
     p = programs.validate({"freq_hz": f, "width_us": w, "on_s": 4, "off_s": 4}, n)
     assert programs.validate(p.to_dict(), n).to_dict() == p.to_dict()
+
+
+# -- the gap between the phases (issue 15) ------------------------------------------------------
+def _boards() -> "list[Board]":
+    return [board.load(str(REPO / "boards" / name)) for name in ("stim4.json", "pico_bench.json")]
+
+
+_BOARDS = _boards()
+program_dict = st.fixed_dictionaries({
+    "freq_hz": st.integers(1, 150), "width_us": st.integers(20, 1000),
+    "interphase_us": st.integers(0, 1000), "lead": st.sampled_from(["negative", "positive"]),
+    "burst": st.one_of(st.none(), st.fixed_dictionaries({"freq_hz": st.sampled_from([0.5, 1, 2, 5]),
+                                                         "pulses": st.integers(1, 3)}))})
+
+
+@settings(max_examples=400, deadline=None)
+@given(program_dict, st.integers(0, 1000), st.integers(1, 5000), st.sampled_from(range(len(_BOARDS))))
+def test_every_valid_program_either_is_refused_naming_a_field_or_reserves_the_gap(
+        d: "dict[str, object]", dead: int, guard: int, bi: int) -> None:
+    """For any valid program, board dead time and guard: slice_settings either refuses it with an
+    error that names interphase_us, lead or width_us (exactly when 2 w + max(interphase, dead) +
+    guard exceeds the period, or the shape is one the slot scheme cannot make yet), or its settings
+    keep both phases, the gap and the guard inside the achieved period."""
+    try:
+        p = programs.validate(d, len(_BOARDS[bi].channels))
+    except programs.ProgramError:
+        return  # e.g. bursts too fast for the pulse rate: not a valid program
+    gap = max(p.interphase_us, dead)
+    fits = (2 * p.width_us + gap + guard) * p.freq_hz <= 1_000_000
+    made = p.interphase_us == 0 and p.lead == "negative"
+    try:
+        s = pulse.slice_settings(p, CPU, guard, dead)
+    except pulse.PulseError as e:
+        assert e.path in ("interphase_us", "lead", "width_us"), str(e)
+        if fits and made:
+            assert e.path == "width_us", str(e)  # the slot rule: a phase must fit in one slot
+        elif fits:
+            assert e.path == ("interphase_us" if p.interphase_us else "lead"), str(e)  # not made yet
+        else:
+            blame = p.interphase_us > dead and (2 * p.width_us + dead + guard) * p.freq_hz <= 1_000_000
+            assert e.path == ("interphase_us" if blame else "width_us"), str(e)
+        return
+    assert fits and made
+    s.check()
+    assert s.gap_cycles == gap * CPU // 1_000_000
+    assert s.period_cycles - 2 * s.width_cycles - s.gap_cycles >= s.guard_cycles
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 150), st.integers(20, 1000),
+       st.one_of(st.none(), st.fixed_dictionaries({"freq_hz": st.sampled_from([0.5, 1, 2, 5, 10]),
+                                                   "pulses": st.integers(1, 5)})),
+       st.sampled_from(range(len(_BOARDS))))
+def test_the_default_dead_time_leaves_todays_pulses_unchanged(f: int, w: int, burst: object, bi: int) -> None:
+    """On every board in boards/ (dead time 2 us by default), every valid program with no interphase
+    interval and the negative phase first gets exactly the slot words, divider and TOP it got before
+    the dead time existed: the 2 us are reserved in the fit, which always has room, and not made."""
+    b = _BOARDS[bi]
+    try:
+        p = programs.validate({"freq_hz": f, "width_us": w, "burst": burst}, len(b.channels))
+    except programs.ProgramError:
+        return
+    lim = b.limits
+    assert lim.dead_time_us == 2 and lim.bridge_dead_time == "firmware"
+    try:
+        old = pulse.settings_for(f, w, CPU, lim.guard_us, p.burst_mhz, p.burst_pulses)
+    except pulse.PulseError:
+        old = None
+    try:
+        new = pulse.slice_settings(p, CPU, lim.guard_us, lim.dead_time_us)
+    except pulse.PulseError:
+        new = None
+    assert (old is None) == (new is None)
+    if old is not None and new is not None:
+        assert (new.div, new.top, new.w, new.m, new.n, new.k) == (old.div, old.top, old.w, old.m, old.n, old.k)
+        assert [new.word(i) for i in range(new.n)] == [old.word(i) for i in range(old.n)]
+
+
+@given(st.integers(20, 1000), st.integers(1, 150), st.integers(0, 1000))
+def test_the_gap_leaves_the_rms_cap_unchanged(w: int, f: int, gap: int) -> None:
+    """The RMS over one period of a pair (-I for w, 0 for the gap, +I for w, 0 to the period's end),
+    summed microsecond by microsecond, is the same for every gap: at the RMS cap it is at most
+    50 mA, and one uA more is above it. So rms_cap_ua needs no gap argument."""
+    period = 1_000_000 // f
+    if 2 * w + gap > period:
+        return
+    cap = pulse.rms_cap_ua(w, f)
+
+    def mean_square(i_ua: int) -> float:  # uA^2, over the period, from the samples
+        samples = [-i_ua] * w + [0] * gap + [i_ua] * w
+        return sum(x * x for x in samples) / (1_000_000 / f)
+
+    assert mean_square(cap) <= 50_000**2
+    assert mean_square(cap + 1) > 50_000**2 * (1 - 1e-12)

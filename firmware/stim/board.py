@@ -214,12 +214,22 @@ class Outputs:
         return (self.output_enable, self.status_led, self.buzzer, self.charge_pump)
 
 
+DEAD_TIME_DEFAULT_US = 2  # limits.dead_time_us when the file says nothing
+DEAD_TIME_MAX_US = 1000
+BRIDGE_DEAD_TIME = ("firmware", "driver")  # who makes the dead time; the first is the default
+
+
 class Limits:
-    def __init__(self, board_max_ma: float, ramp_ma_per_s: float, guard_us: int, max_session_s: int) -> None:
+    def __init__(self, board_max_ma: float, ramp_ma_per_s: float, guard_us: int, max_session_s: int,
+                 dead_time_us: int = DEAD_TIME_DEFAULT_US, bridge_dead_time: str = "firmware") -> None:
         self.board_max_ma = board_max_ma
         self.ramp_ma_per_s = ramp_ma_per_s
         self.guard_us = guard_us
         self.max_session_s = max_session_s
+        # The least time between one phase ending and the other starting (an H-bridge's two legs
+        # must never conduct together); bridge_dead_time "driver": the gate drivers insert their own.
+        self.dead_time_us = dead_time_us
+        self.bridge_dead_time = bridge_dead_time
 
 
 class Board:
@@ -693,12 +703,25 @@ def _rtc(v: "Any") -> Rtc:
 
 def _limits(v: "Any") -> Limits:
     path = "limits"
-    d = _obj(v, path, ("board_max_ma", "ramp_ma_per_s", "guard_us", "max_session_s"))
+    d = _obj(v, path, ("board_max_ma", "ramp_ma_per_s", "guard_us", "max_session_s"),
+             ("dead_time_us", "bridge_dead_time"))
+    who = BRIDGE_DEAD_TIME[0]
+    if d.get("bridge_dead_time") is not None:
+        who = _choice(d, "bridge_dead_time", path, BRIDGE_DEAD_TIME)
+    dead = DEAD_TIME_DEFAULT_US
+    if d.get("dead_time_us") is not None:
+        dead = _int(d, "dead_time_us", path, 0, DEAD_TIME_MAX_US)
+        if dead == 0 and who != "driver":
+            raise BoardError(_p(path, "dead_time_us"), "0 is allowed only with \"bridge_dead_time\": \"driver\""
+                             " (the gate drivers insert the dead time themselves); otherwise 1..%d us, so that"
+                             " the H-bridge never shoots through" % DEAD_TIME_MAX_US)
     return Limits(
         _num(d, "board_max_ma", path),
         _num(d, "ramp_ma_per_s", path),
         _int(d, "guard_us", path, 1, 10000),
         _int(d, "max_session_s", path, 1, 86400),
+        dead,
+        who,
     )
 
 

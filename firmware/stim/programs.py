@@ -11,6 +11,9 @@ Fields (docs/programs.md has the full table; defaults fill what is missing):
     name          string, 1..24 chars                  default "custom"
     freq_hz       integer 1..150 Hz                    required
     width_us      integer 20..1000 us per phase        required (both phases equal: symmetric biphasic)
+    interphase_us integer 0..1000 us between the phases default 0 (the gap made is at least the board's
+                                                       limits.dead_time_us: stim.pulse.gap_us)
+    lead          "negative" or "positive"             default "negative": which phase comes first
     burst         null, or {"freq_hz": 0.5..10, "pulses": integer >= 1}   default null (no bursts)
     on_s, off_s   work/rest seconds 1..60 and 1..300, or both null for a continuous program
                                                        default null (continuous)
@@ -38,6 +41,10 @@ FREQ_MIN_HZ = 1
 FREQ_MAX_HZ = 150
 WIDTH_MIN_US = 20
 WIDTH_MAX_US = 1000
+INTERPHASE_MAX_US = 1000
+LEAD_NEGATIVE = "negative"  # B (the odd GPIO) first, then A: the only order before issue 15
+LEAD_POSITIVE = "positive"
+LEADS = (LEAD_NEGATIVE, LEAD_POSITIVE)
 BURST_MIN_MHZ = 500  # 0.5 Hz
 BURST_MAX_MHZ = 10_000  # 10 Hz
 ON_MIN_MS = 1_000
@@ -62,10 +69,12 @@ DEFAULTS = {
     "ramp_down_s": 1,
     "duration_min": 20,
     "max_ma": 50,
+    "interphase_us": 0,
+    "lead": LEAD_NEGATIVE,
 }
 _REQUIRED = ("freq_hz", "width_us")
-_KEYS = ("burst", "channels", "duration_min", "freq_hz", "max_ma", "name", "off_s", "on_s", "ramp_down_s",
-         "ramp_up_s", "width_us")
+_KEYS = ("burst", "channels", "duration_min", "freq_hz", "interphase_us", "lead", "max_ma", "name", "off_s",
+         "on_s", "ramp_down_s", "ramp_up_s", "width_us")
 
 
 class ProgramError(FieldError):
@@ -90,6 +99,8 @@ class Program:
         max_ua: int,
         labels: "Tuple[str, ...]",
         used: "Tuple[bool, ...]",
+        interphase_us: int = 0,
+        lead: str = LEAD_NEGATIVE,
     ) -> None:
         self.name = name
         self.freq_hz = freq_hz
@@ -104,6 +115,8 @@ class Program:
         self.max_ua = max_ua
         self.labels = labels  # one per board channel
         self.used = used
+        self.interphase_us = interphase_us  # asked-for gap between the phases (the board may need more)
+        self.lead = lead  # LEAD_NEGATIVE or LEAD_POSITIVE: which phase comes first
 
     @property
     def continuous(self) -> bool:
@@ -121,6 +134,8 @@ class Program:
             "name": self.name,
             "freq_hz": self.freq_hz,
             "width_us": self.width_us,
+            "interphase_us": self.interphase_us,
+            "lead": self.lead,
             "burst": burst,
             "on_s": _unmilli(self.on_ms) if self.on_ms else None,
             "off_s": _unmilli(self.off_ms) if self.on_ms else None,
@@ -238,6 +253,11 @@ def validate(d: "Any", n_channels: int) -> Program:
     freq = _integer(v["freq_hz"], "freq_hz", FREQ_MIN_HZ, FREQ_MAX_HZ, "Hz")
     width = _integer(v["width_us"], "width_us", WIDTH_MIN_US, WIDTH_MAX_US, "us")
     burst_mhz, burst_pulses = _burst(v["burst"], freq)
+    interphase = _integer(v["interphase_us"], "interphase_us", 0, INTERPHASE_MAX_US, "us")
+    lead = v["lead"]
+    if lead not in LEADS:  # a non-string is never in LEADS, and "in" on a tuple never raises
+        raise ProgramError("lead", "expected \"negative\" (the negative phase first) or \"positive\", got "
+                           + (repr(lead) if isinstance(lead, str) else type_name(lead)))
     on = v["on_s"]
     off = v["off_s"]
     if (on is None) != (off is None):
@@ -256,7 +276,7 @@ def validate(d: "Any", n_channels: int) -> Program:
     max_ua = _milli(v["max_ma"], "max_ma", MAX_MIN_UA, MAX_MAX_UA, "mA")
     labels, used = _channels(v.get("channels"), n_channels)
     return Program(name, freq, width, burst_mhz, burst_pulses, on_ms, off_ms, up, down, duration, max_ua,
-                   labels, used)
+                   labels, used, interphase, lead)
 
 
 def parse(text: str, n_channels: int) -> Program:

@@ -29,6 +29,18 @@ continuous trains use m >= 3 slots per pulse period, so the sub-floor range
 125 MHz) is just a larger m, and burst TENS is a program of r pulse periods
 of which the first k carry pulses. The CPU does nothing per pulse.
 
+The gap between the phases (issue 15). A program may ask for an interphase
+interval (interphase_us) and the board needs a dead time (limits.dead_time_us);
+the gap a pair needs is gap_us() = max(interphase_us, dead_time_us). The
+period fit reserves it: 2 * width + gap + guard must fit in the period. The
+slot scheme above cannot make a gap (B ends and A starts on the same wrap), so
+for now: the board's dead time is reserved in every fit but NOT made (pairs
+still have a zero gap, as before), and a program that asks for a gap or for the
+positive phase first is refused (check_made) rather than given a different
+pulse than it asked for. docs/programs.md has the design for making the gap.
+The RMS cap needs no change for the gap: no current flows in it, so the RMS
+over a period is I * sqrt(2 * w * f) whatever the gap.
+
 Pure: no machine import, no clock, integers only in everything the control
 tick calls (envelope_*, cap_ua, ua_to_code), and the products there stay
 below 2**30 so that MicroPython keeps them small ints (no allocation).
@@ -71,7 +83,7 @@ class SliceSettings:
     """What one channel's slice and DMA program need; build it with settings_for() or slice_settings()."""
 
     def __init__(self, cpu_hz: int, div: int, top: int, w: int, m: int, n: int, k: int, guard_cycles: int,
-                 freq_hz: int, width_us: int, burst_mhz: int) -> None:
+                 freq_hz: int, width_us: int, burst_mhz: int, gap_cycles: int = 0) -> None:
         self.cpu_hz = cpu_hz
         self.div = div  # integer clock divider 1..255 (DIV register = div << 4)
         self.top = top  # TOP register: a slot is K = top + 1 counts
@@ -80,6 +92,9 @@ class SliceSettings:
         self.n = n  # slots (DMA words) per program
         self.k = k  # pulses per program (1 for a continuous train, pulses per burst for bursts)
         self.guard_cycles = guard_cycles
+        # Reserved for the gap between the phases in the period fit (check()); the slot words do not
+        # make it yet: B still ends and A starts on the same wrap (module docstring).
+        self.gap_cycles = gap_cycles
         self.freq_hz = freq_hz  # as requested
         self.width_us = width_us
         self.burst_mhz = burst_mhz  # as requested, 0: no bursts
@@ -128,9 +143,10 @@ class SliceSettings:
         if not 3 <= self.n <= MAX_WORDS or self.m < 1 or self.k < 1 or (self.k - 1) * self.m > self.n - 3:
             raise PulseError("n", "a program of %d slots cannot hold %d pulses %d slots apart and end on two"
                              " idle slots (at most %d slots)" % (self.n, self.k, self.m, MAX_WORDS))
-        if self.period_cycles - 2 * self.width_cycles < self.guard_cycles:
-            raise PulseError("width_us", "both phases (2 x %d cycles) plus the guard (%d cycles) do not fit in"
-                             " the period of %d cycles" % (self.width_cycles, self.guard_cycles, self.period_cycles))
+        if self.period_cycles - 2 * self.width_cycles - self.gap_cycles < self.guard_cycles:
+            raise PulseError("width_us", "both phases (2 x %d cycles)%s plus the guard (%d cycles) do not fit in"
+                             " the period of %d cycles" % (self.width_cycles, _gap_words(self.gap_cycles, "cycles"),
+                                                           self.guard_cycles, self.period_cycles))
 
 
 def fill_words(s: SliceSettings, buf: "Any") -> int:
@@ -153,9 +169,10 @@ def _gcd(a: int, b: int) -> int:
     return a
 
 
-def _search(cpu_hz: int, freq_hz: int, width_us: int, guard_cycles: int, r: int, k: int,
+def _search(cpu_hz: int, freq_hz: int, width_us: int, spare_cycles: int, r: int, k: int,
             divs: "Any") -> "Optional[Tuple[int, int, int, int, int, int]]":
-    """Best (bad, n, period error, width error, div, m) over divs: accepted first, then fewest words."""
+    """Best (bad, n, period error, width error, div, m) over divs: accepted first, then fewest words.
+    spare_cycles: what the period must hold beyond both phases (guard + gap)."""
     best: "Optional[Tuple[int, int, int, int, int, int]]" = None
     m_lo = MIN_SLOTS_CONTINUOUS if r == 1 else 1
     for d in divs:
@@ -169,7 +186,7 @@ def _search(cpu_hz: int, freq_hz: int, width_us: int, guard_cycles: int, r: int,
             if (k - 1) * m > n - 3:
                 continue
             k1 = (2 * cpu_hz + m * d * freq_hz) // (2 * m * d * freq_hz)
-            if k1 > K_MAX or k1 < 2 or not 1 <= w < k1 or (m * k1 - 2 * w) * d < guard_cycles:
+            if k1 > K_MAX or k1 < 2 or not 1 <= w < k1 or (m * k1 - 2 * w) * d < spare_cycles:
                 continue
             perr = abs(m * k1 * d * freq_hz - cpu_hz)  # cycles * freq_hz
             bad = 0 if perr * _PPM_ACCEPT <= cpu_hz and werr * _WIDTH_ACCEPT <= cpu_hz else 1
@@ -181,23 +198,37 @@ def _search(cpu_hz: int, freq_hz: int, width_us: int, guard_cycles: int, r: int,
     return best
 
 
-def settings_for(freq_hz: int, width_us: int, cpu_hz: int, guard_us: int, burst_mhz: int = 0,
-                 burst_pulses: int = 0) -> SliceSettings:
-    """Slice settings for freq_hz pulses of width_us per phase (optionally in bursts); PulseError if unsafe.
+def _gap_words(gap: int, unit: str) -> str:
+    """The gap's part of a fit error ("" without a gap: the message reads as before issue 15)."""
+    return ", the gap between them (%d %s)," % (gap, unit) if gap else ""
 
-    Refuses any setting where both phases plus the guard time do not fit in the period (the H-bridge
-    would shoot through). Exact integer arithmetic: the period comes within 10 ppm of the request and
+
+def gap_us(interphase_us: int, dead_time_us: int) -> int:
+    """The gap a pair needs between its phases: the program's interphase interval, but at least the
+    board's dead time (limits.dead_time_us)."""
+    return interphase_us if interphase_us > dead_time_us else dead_time_us
+
+
+def settings_for(freq_hz: int, width_us: int, cpu_hz: int, guard_us: int, burst_mhz: int = 0,
+                 burst_pulses: int = 0, gap: int = 0) -> SliceSettings:
+    """Slice settings for freq_hz pulses of width_us per phase (optionally in bursts), with `gap` us
+    reserved between the phases; PulseError if unsafe.
+
+    Refuses any setting where both phases, the gap and the guard time do not fit in the period (the
+    H-bridge would shoot through). Exact integer arithmetic: the period comes within 10 ppm of the request and
     the width within 50 ns (exactly, at 125 MHz and whole microseconds).
     """
     if freq_hz < 1:
         raise PulseError("freq_hz", "%d Hz: must be at least 1 Hz" % freq_hz)
     if width_us < 1:
         raise PulseError("width_us", "%d us: must be at least 1 us" % width_us)
-    if (2 * width_us + guard_us) * freq_hz > 1_000_000:
-        raise PulseError("width_us", "both phases (2 x %d us) plus the guard time (%d us) do not fit in the"
+    if gap < 0:
+        raise PulseError("interphase_us", "%d us: a gap cannot be negative" % gap)
+    if (2 * width_us + gap + guard_us) * freq_hz > 1_000_000:
+        raise PulseError("width_us", "both phases (2 x %d us)%s plus the guard time (%d us) do not fit in the"
                          " %d us period of %d Hz (H-bridge shoot-through); at most %d us per phase"
-                         % (width_us, guard_us, 1_000_000 // freq_hz, freq_hz,
-                            (1_000_000 // freq_hz - guard_us) // 2))
+                         % (width_us, _gap_words(gap, "us"), guard_us, 1_000_000 // freq_hz, freq_hz,
+                            (1_000_000 // freq_hz - guard_us - gap) // 2))
     r = 1
     k = 1
     if burst_mhz:
@@ -207,10 +238,11 @@ def settings_for(freq_hz: int, width_us: int, cpu_hz: int, guard_us: int, burst_
             raise PulseError("burst.pulses", "%d pulses do not fit in a burst of %d pulse periods with two idle"
                              " periods (allowed 1..%d)" % (k, r, max(0, r - 2)))
     guard_cycles = -(-cpu_hz * guard_us // 1_000_000)
-    best = _search(cpu_hz, freq_hz, width_us, guard_cycles, r, k,
-                   _divisors(cpu_hz // _gcd(cpu_hz, 1_000_000)))
+    gap_cycles = -(-cpu_hz * gap // 1_000_000)
+    spare = guard_cycles + gap_cycles  # what the period must hold beyond both phases
+    best = _search(cpu_hz, freq_hz, width_us, spare, r, k, _divisors(cpu_hz // _gcd(cpu_hz, 1_000_000)))
     if best is None or best[0]:
-        other = _search(cpu_hz, freq_hz, width_us, guard_cycles, r, k, range(1, DIV_MAX + 1))
+        other = _search(cpu_hz, freq_hz, width_us, spare, r, k, range(1, DIV_MAX + 1))
         if other is not None and (best is None or other < best):
             best = other
     if best is None:
@@ -220,15 +252,49 @@ def settings_for(freq_hz: int, width_us: int, cpu_hz: int, guard_us: int, burst_
     _bad, n, _perr, _werr, d, m = best
     k1 = (2 * cpu_hz + m * d * freq_hz) // (2 * m * d * freq_hz)
     w = (2 * cpu_hz * width_us + d * 1_000_000) // (2 * d * 1_000_000)
-    s = SliceSettings(cpu_hz, d, k1 - 1, w, m, n, k, guard_cycles, freq_hz, width_us, burst_mhz)
+    s = SliceSettings(cpu_hz, d, k1 - 1, w, m, n, k, guard_cycles, freq_hz, width_us, burst_mhz, gap_cycles)
     s.check()
     return s
 
 
-def slice_settings(program: "Program", cpu_hz: int, guard_us: int) -> SliceSettings:
-    """(program, cpu_hz) -> slice settings, with the board's guard time (limits.guard_us)."""
+def check_fit(freq_hz: int, width_us: int, interphase_us: int, dead_time_us: int, guard_us: int) -> None:
+    """Raise PulseError unless both phases, the gap (gap_us) and the guard fit in the period; the error
+    names interphase_us when the program's own interphase interval is what does not fit."""
+    period = 1_000_000 // freq_hz if freq_hz > 0 else 0
+    gap = gap_us(interphase_us, dead_time_us)
+    if (2 * width_us + gap + guard_us) * freq_hz <= 1_000_000:
+        return
+    if interphase_us > dead_time_us and (2 * width_us + dead_time_us + guard_us) * freq_hz <= 1_000_000:
+        raise PulseError("interphase_us", "%d us: both phases (2 x %d us), this gap and the guard time (%d us)"
+                         " do not fit in the %d us period of %d Hz; at most %d us here"
+                         % (interphase_us, width_us, guard_us, period, freq_hz,
+                            1_000_000 // freq_hz - 2 * width_us - guard_us))
+    raise PulseError("width_us", "both phases (2 x %d us), the gap between them (%d us: interphase_us %d,"
+                     " the board's dead time %d us) plus the guard time (%d us) do not fit in the %d us period"
+                     " of %d Hz (H-bridge shoot-through); at most %d us per phase"
+                     % (width_us, gap, interphase_us, dead_time_us, guard_us, period, freq_hz,
+                        (period - guard_us - gap) // 2))
+
+
+def check_made(program: "Program") -> None:
+    """Raise PulseError if program asks for a pulse shape the slot scheme cannot make yet: a gap of its
+    own between the phases, or the positive phase first. Refused, never silently made differently."""
+    if program.interphase_us:
+        raise PulseError("interphase_us", "%d us: this firmware cannot make an interphase interval yet (each"
+                         " pair is the negative phase, then at once the positive one); use 0"
+                         % program.interphase_us)
+    if program.lead != "negative":
+        raise PulseError("lead", "%r: this firmware makes the negative phase first only; use \"negative\""
+                         % program.lead)
+
+
+def slice_settings(program: "Program", cpu_hz: int, guard_us: int, dead_time_us: int) -> SliceSettings:
+    """(program, cpu_hz) -> slice settings, with the board's guard time (limits.guard_us) and its dead
+    time (limits.dead_time_us) reserved in the period fit; PulseError names the field at fault."""
+    check_fit(program.freq_hz, program.width_us, program.interphase_us, dead_time_us, guard_us)
+    check_made(program)
     return settings_for(program.freq_hz, program.width_us, cpu_hz, guard_us, program.burst_mhz,
-                        program.burst_pulses)
+                        program.burst_pulses, gap_us(program.interphase_us, dead_time_us))
 
 
 # -- envelope ------------------------------------------------------------------------------------

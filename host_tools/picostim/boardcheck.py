@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from stim.board import Board
+    from stim.board import Board, Limits
 
 FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
 
@@ -56,6 +56,17 @@ def duplicate_key(text: str) -> str | None:
     return None
 
 
+def dead_time(lim: "Limits") -> str:
+    """The dead time and who makes it. Until the gap is made in hardware (docs/programs.md) the
+    firmware only reserves its share in the period fit, and says so."""
+    if lim.bridge_dead_time == "driver":
+        if not lim.dead_time_us:
+            return "dead time 0 us (gate drivers)"
+        return (f"dead time {lim.dead_time_us} us (gate drivers, plus this much reserved:"
+                " not yet made, pairs have no gap)")
+    return f"dead time {lim.dead_time_us} us (reserved: not yet made, pairs have no gap)"
+
+
 def summary(b: "Board") -> str:
     """One line: name, channel count, amplitude range and the limits."""
     amp = b.amplitude
@@ -67,6 +78,7 @@ def summary(b: "Board") -> str:
         f"board max {b.limits.board_max_ma:g} mA",
         f"ramp {b.limits.ramp_ma_per_s:g} mA/s",
         f"guard {b.limits.guard_us} us",
+        dead_time(b.limits),
         f"session {b.limits.max_session_s} s",
         f"{sum(1 for c in b.channels if c.sense_adc is not None)} sensed",
     ]

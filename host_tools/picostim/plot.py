@@ -106,7 +106,7 @@ def run(spec: str, output: str, board_file: str = str(STIM4)) -> int:
     try:
         brd = board.load(board_file)
         program = load_program(spec, len(brd.channels))
-        settings = pulse.slice_settings(program, brd.cpu_hz, brd.limits.guard_us)
+        settings = pulse.slice_settings(program, brd.cpu_hz, brd.limits.guard_us, brd.limits.dead_time_us)
     except (board.BoardError, programs.ProgramError, pulse.PulseError) as e:
         print("picostim plot: " + str(e), file=sys.stderr)
         return 2

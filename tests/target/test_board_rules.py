@@ -643,3 +643,48 @@ def test_status_led_patterns_are_optional_and_checked() -> None:
     d = _stim4()
     d["outputs"]["buzzer"]["patterns"] = {"ready": "on"}  # the LED's key only
     _rejects(d, "outputs.buzzer.patterns", "unknown key")
+
+
+# -- dead time (issue 15) ----------------------------------------------------------------------
+def test_dead_time_defaults_to_2_us_made_by_the_firmware() -> None:
+    b = validate(_stim4())  # stim4.json says nothing about it
+    assert (b.limits.dead_time_us, b.limits.bridge_dead_time) == (2, "firmware")
+    d = _stim4()
+    d["limits"]["dead_time_us"] = None  # null means "not given"
+    d["limits"]["bridge_dead_time"] = None
+    b = validate(d)
+    assert (b.limits.dead_time_us, b.limits.bridge_dead_time) == (2, "firmware")
+    d = _stim4()
+    d["limits"]["dead_time_us"] = 5
+    assert validate(d).limits.dead_time_us == 5
+    d["limits"]["dead_time_us"] = 1000
+    assert validate(d).limits.dead_time_us == 1000
+
+
+def test_dead_time_zero_only_when_the_gate_drivers_insert_it() -> None:
+    d = _stim4()
+    d["limits"]["dead_time_us"] = 0
+    msg = _rejects(d, "limits.dead_time_us", "bridge_dead_time", "driver")
+    assert "shoots through" in msg, msg
+    d["limits"]["bridge_dead_time"] = "firmware"  # said explicitly: still refused
+    _rejects(d, "limits.dead_time_us", "driver")
+    d["limits"]["bridge_dead_time"] = "driver"
+    b = validate(d)
+    assert (b.limits.dead_time_us, b.limits.bridge_dead_time) == (0, "driver")
+    d = _stim4()
+    d["limits"]["bridge_dead_time"] = "driver"  # the drivers insert some; the firmware still adds 2 us
+    assert validate(d).limits.dead_time_us == 2
+
+
+def test_dead_time_types_and_ranges_name_the_key() -> None:
+    for value in (2.0, "2", True, -1, 1001):
+        d = _stim4()
+        d["limits"]["dead_time_us"] = value
+        _rejects(d, "limits.dead_time_us")
+    for value in ("gate", "", 1, "Driver"):
+        d = _stim4()
+        d["limits"]["bridge_dead_time"] = value
+        _rejects(d, "limits.bridge_dead_time")
+    d = _stim4()
+    d["limits"]["dead_time"] = 2  # a typo is an unknown key
+    _rejects(d, "limits.dead_time", "unknown", "dead_time_us")

@@ -65,7 +65,7 @@ def _check_train(p: Pairs, freq_hz: int, width_us: int) -> None:
 def test_lower_back_85hz_350us_is_whole_equal_pairs_at_the_right_rate() -> None:
     chip, hw = _fresh()
     ch = hw.PulseChannel(A, B)
-    s = pulse.slice_settings(programs.by_name("lower_back"), CPU, GUARD_US)
+    s = pulse.slice_settings(programs.by_name("lower_back"), CPU, GUARD_US, 2)
     p, _t0, _t1 = _run(chip, ch, s, 60 * MS)
     _check_train(p, 85, 350)
     assert 5 <= len(p.pairs) <= 7
@@ -74,7 +74,7 @@ def test_lower_back_85hz_350us_is_whole_equal_pairs_at_the_right_rate() -> None:
 def test_relaxation_4hz_below_the_pwm_floor_is_shaped_by_hardware() -> None:
     chip, hw = _fresh()
     ch = hw.PulseChannel(A, B)
-    s = pulse.slice_settings(programs.by_name("relaxation"), CPU, GUARD_US)
+    s = pulse.slice_settings(programs.by_name("relaxation"), CPU, GUARD_US, 2)
     blk = fdma.block()
     calls = blk.irq_calls
     p, _t0, _t1 = _run(chip, ch, s, 1000 * MS)
@@ -86,7 +86,7 @@ def test_relaxation_4hz_below_the_pwm_floor_is_shaped_by_hardware() -> None:
 def test_burst_tens_is_seven_pulses_at_100hz_twice_a_second() -> None:
     chip, hw = _fresh()
     ch = hw.PulseChannel(A, B)
-    s = pulse.slice_settings(programs.by_name("tens_burst"), CPU, GUARD_US)
+    s = pulse.slice_settings(programs.by_name("tens_burst"), CPU, GUARD_US, 2)
     p, _t0, _t1 = _run(chip, ch, s, 1100 * MS)
     assert p.unpaired == 0 and p.overlap_ns == 0
     assert set(p.widths()) == {(200_000, 200_000)}

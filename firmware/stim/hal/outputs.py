@@ -68,6 +68,7 @@ class ChannelOutputs:
         self.n = len(self.chans)
         self._cpu_hz: int = freq()  # the measured clock, never the file's word (app.main checks they agree)
         self._guard_us = board.limits.guard_us
+        self._dead_time_us = board.limits.dead_time_us
         self.code: "List[int]" = [0] * self.n  # the DAC code last written, per channel
         self._armed: "List[bool]" = [False] * self.n
         self._ua: "List[int]" = [0] * self.n  # the current set_ua() last asked for, per channel
@@ -101,7 +102,7 @@ class ChannelOutputs:
 
     def configure(self, prog: "Program") -> None:
         """Load prog's pulse shape into every channel (raises PulseError if it cannot be made safely)."""
-        s = pulse.slice_settings(prog, self._cpu_hz, self._guard_us)
+        s = pulse.slice_settings(prog, self._cpu_hz, self._guard_us, self._dead_time_us)
         self.all_off()
         for c in self.chans:
             c.abort()
