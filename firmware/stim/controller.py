@@ -17,6 +17,8 @@ from stim import feedback as fb
 from stim import panel as _panel
 from stim import pulse
 from stim import supervisor as sv
+from stim.guardshell import NEW as _NEW_PROFILE
+from stim.guardshell import GuardShell
 from stim.pulse import PulseError
 from stim.recorder import Recorder
 
@@ -31,6 +33,8 @@ STEP_UA = const(1000)  # one + or - press: 1 mA
 LIMIT_STEP_UA = const(5000)  # one + or - in supervisor mode: 5 mA
 
 ALERT_PROGRAM_LOCKED = "program locked while running"
+ALERT_PROFILES_LOCKED = "profiles: not while running"
+ALERT_PROFILE_KEY = "profiles: key needed"
 _QUEUE = const(8)  # console intents waiting for a tick
 
 
@@ -99,6 +103,9 @@ class Controller:
         first = 0
         if store is not None:
             self.recorder = Recorder(store, n)
+        # The dose guard (stim.guardshell, docs/clients.md): loaded at the first READY, asked at START.
+        self.guard = GuardShell(n, store, self.recorder)
+        if store is not None:
             saved = store.settings
             for c in range(n):
                 lim = saved.limits_ua[c]
@@ -156,6 +163,7 @@ class Controller:
         self.program_index = index
         self.program = prog
         self._save_settings()
+        self._preview()
         return True
 
     def add_program(self, prog: "Any") -> None:
@@ -169,8 +177,15 @@ class Controller:
         self.programs.append(prog)
 
     def _save_settings(self) -> None:
-        if self.recorder is not None and self.program is not None:
-            self.recorder.save_settings(self.sup.limit_ua, self.program.name)
+        rec = self.recorder
+        if rec is None or self.program is None:
+            return
+        pid = self.guard.client
+        if pid is None:
+            rec.save_settings(self.sup.limit_ua, self.program.name)
+        else:  # with a profile selected, the supervisor's limits are that person's (docs/clients.md)
+            rec.save_settings(rec.store.settings.limits_ua, self.program.name)
+            self.guard.save_limits(pid, self.sup.limit_ua)
 
     # -- the tick ----------------------------------------------------------------
     def tick(self, now_ms: int) -> None:
@@ -247,6 +262,8 @@ class Controller:
     def _after_step(self) -> None:
         sup = self.sup
         pnl = self.panel
+        if sup.state == sv.READY and not self.guard.loaded:
+            self._load_guard()  # once, at the first READY: not at boot (docs/clients.md)
         if pnl.stuck is not None and sup.fault is None and self.ticks == 0:
             # After the step, which has seen the key's level: a key already in at boot must be
             # turned off and on to clear this (latched before it, the fault cleared by itself).
@@ -269,6 +286,7 @@ class Controller:
         sup = self.sup
         if sup.in_intent == sv.SET_LIMIT:
             self._save_settings()
+            self._preview()
         rec = self.recorder
         if rec is not None:
             rec.observe(now_ms, sup, self.program.name, self.driving)
@@ -292,6 +310,8 @@ class Controller:
                 self._dequeue()
         elif it == _panel.START_PAUSE:
             sup.in_intent = sv.START_PAUSE
+            if sup.state == sv.READY:
+                self._guard_start()  # the dose guard first: it may refuse or lower
         elif it == _panel.PLUS:
             sup.in_intent = sv.PLUS
         elif it == _panel.MINUS:
@@ -302,6 +322,121 @@ class Controller:
             sup.in_arg = sup.limit_ua[c] + (LIMIT_STEP_UA if it == _panel.LIMIT_UP else -LIMIT_STEP_UA)
         elif it == _panel.PROGRAM:
             self._next_program()
+        elif it >= _panel.PROFILES:
+            self._profile_gesture(it)
+
+    # -- the dose guard (events only, never in a running tick) ----------------------------------
+    def _load_guard(self) -> None:
+        g = self.guard
+        why = g.load()
+        if why is not None:  # a bad policy file: the strictest policy, and why, on the panel
+            from stim.guardshell import policy_key  # noqa: PLC0415
+
+            self._alert = "bad policy: " + policy_key(why) + "; strictest used"
+        self._preview()
+
+    def _preview(self) -> None:
+        """The guard's caps for the selected person and program, and its words on the panel."""
+        g = self.guard
+        if g.loaded and (self.sup.state == sv.READY or self.sup.state == sv.SAFE):
+            g.preview(self.sup, self.program, self._last_now)
+            if not self.panel.selecting:
+                self.panel.note = g.note
+
+    def _state_changed(self) -> None:
+        """After a session (its record and the person's history written) or at READY: a fresh preview."""
+        st = self.sup.state
+        if st == sv.READY or st == sv.SAFE:
+            self._preview()
+
+    def _guard_start(self) -> None:
+        """START at READY: the guard decides with the wall time read now; a refusal stays in READY."""
+        why = self.guard.start(self.sup, self.program, self._last_now)
+        if why is not None:
+            self.sup.in_intent = sv.NONE
+            self._alert = why
+        elif self.recorder is not None:  # whose session it is: the log record and the history
+            self.recorder.client = self.guard.client
+            self.recorder.clients = self.guard.clients
+        self.panel.note = self.guard.note
+
+    def _profile_gesture(self, it: int) -> None:
+        """Profile selection, screening and the override (stim.panel, docs/clients.md)."""
+        sup = self.sup
+        pnl = self.panel
+        g = self.guard
+        st = sup.state
+        if st != sv.SAFE and st != sv.READY:
+            pnl.selecting = False
+            self._alert = ALERT_PROFILES_LOCKED
+            return
+        if not g.loaded:
+            self._load_guard()
+        now = self._last_now
+        if it == _panel.OVERRIDE:
+            if st == sv.READY and sup.key:
+                self._alert = g.arm_override(sup, self.program, now)
+                pnl.note = g.note
+            return
+        if it == _panel.PROFILES:
+            if pnl.selecting:
+                g.open_choices(sup.key)
+                g.choice_note(sup, self.program, now)
+                pnl.note = g.note
+            else:
+                self._preview()
+        elif it == _panel.PROFILE_NEXT or it == _panel.PROFILE_PREV:
+            g.step_choice(1 if it == _panel.PROFILE_NEXT else -1)
+            g.choice_note(sup, self.program, now)
+            pnl.note = g.note
+        elif it == _panel.PROFILE_PICK:
+            self._pick(g.chosen())
+        elif it == _panel.SCREENED:
+            self._screened(g.chosen())
+
+    def _pick(self, pid: "Optional[str]") -> None:
+        """Select a profile (None: no profile): its limits and preferred program; a new one with the key."""
+        g = self.guard
+        sup = self.sup
+        if pid == _NEW_PROFILE:
+            if not sup.key or g.clients is None:
+                self._alert = ALERT_PROFILE_KEY
+                self._preview()
+                return
+            pid = g.new_id()
+            g.clients.put({"id": pid, "limits_ua": list(sup.limit_ua),
+                           "program": self.program.name if self.program is not None else None})
+            self._alert = "new profile " + pid
+        g.client = pid
+        g.armed = None
+        p = g.profile(pid)
+        lims = p.limits_ua if p is not None else (
+            self.recorder.store.settings.limits_ua if self.recorder is not None else sup.limit_ua)
+        for c in range(self.n):
+            m = sup.channel_max_ua[c]
+            sup.limit_ua[c] = lims[c] if lims[c] < m else m
+        if p is not None and p.program is not None:
+            for i in range(len(self.programs)):
+                if self.programs[i].name == p.program and i != self.program_index:
+                    self.select_program(i)
+        self._preview()
+
+    def _screened(self, pid: "Optional[str]") -> None:
+        """The supervisor (key in) confirms the screening of the profile shown, dated now."""
+        g = self.guard
+        now = self._last_now
+        if not self.sup.key:
+            self._alert = "screening: key needed"
+        elif pid is None or pid == _NEW_PROFILE or g.clients is None:
+            self._alert = "screening: choose a profile"
+        else:
+            wall = g.wall(now)
+            if wall is None:
+                self._alert = "screening: clock not set"
+            elif g.clients.confirm_screening(pid, wall):
+                self._alert = "screened: " + pid
+        g.choice_note(self.sup, self.program, now)
+        self.panel.note = g.note
 
     def _dequeue(self) -> None:
         # Console intents take a tick the panel leaves free (a press is never lost), oldest first.
@@ -399,6 +534,8 @@ class Controller:
             bz.play(fb.BEEP_LIMIT if sup.alert == sv.ALERT_AT_CAP else fb.BEEP_REFUSED, now_ms)
         elif sup.key != self._prev_key or (self.panel.intent != _panel.NONE and self._panel_click()):
             bz.play(fb.BEEP_KEY, now_ms)
+        if st != self._prev_state:
+            self._state_changed()
         self._prev_state = st
         self._prev_key = sup.key
         self._led(self.led.on(st, now_ms))
