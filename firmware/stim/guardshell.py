@@ -89,6 +89,7 @@ class GuardShell:
         self.note: "Optional[str]" = None  # the OLED's words for the selection and the guard's decision
         self.choices: "List[Optional[str]]" = []  # in selection: None (no profile), the ids, maybe NEW
         self.cursor = 0
+        self._logged: "Any" = None  # (client, reason) of the last refusal logged
 
     @property
     def loaded(self) -> bool:
@@ -171,7 +172,7 @@ class GuardShell:
         if p is None:
             who = head + "no profile."
             if self.policy_reason is not None and not choosing:
-                who = "bad policy: " + policy_key(self.policy_reason) + "."
+                who = "strict policy:"  # the file's problem: the alert at the first READY, the log
         else:
             who = head + p.id + " " + str(p.sessions) + " sess."
         if dec is None:
@@ -201,9 +202,11 @@ class GuardShell:
         if not dec.allowed:
             self.armed = None
             self.preview(sup, program, now_ms)
-            if st is not None:
+            if st is not None and self._logged != (self.client, dec.reason):
+                self._logged = (self.client, dec.reason)  # a refusal once, not at every press
                 st.log_guard(self.client, dec.reason or "", False, now_ms, now_s)
             return "refused: " + words(dec.reason)
+        self._logged = None
         sup.set_guard(dec.ceilings_ua, dec.max_ms)
         if dec.overridden and st is not None:
             st.log_guard(self.client, dec.reason or "", True, now_ms, now_s)
