@@ -44,7 +44,8 @@ def _board(tmp: Path) -> Path:
 
 def _profile(pid: str, limit_ma: int, screened: bool = True, sessions: int = 0, last_days: Optional[float] = None,
              peak_ma: int = 0) -> "dict[str, Any]":
-    return {"id": pid, "limits_ua": [limit_ma * 1000] * 4, "program": CONT, "screened": T - 30 * DAY if screened else None,
+    return {"id": pid, "limits_ua": [limit_ma * 1000] * 4, "program": CONT,
+            "screened": T - 30 * DAY if screened else None,
             "sessions": sessions, "last": None if last_days is None else int(T - last_days * DAY),
             "peak_ua": [peak_ma * 1000] * 4}
 
@@ -153,7 +154,8 @@ def _refused_then_overridden(b: Board, words: str, reason: str, client: Optional
     assert b.start() == "RUNNING"
     b.end_session()
     guard = [r for r in b.log() if r.get("k") == "guard"]
-    assert [(r["client"], r["reason"], r["override"]) for r in guard] == [(client, reason, False), (client, reason, True)]
+    got = [(r["client"], r["reason"], r["override"]) for r in guard]
+    assert got == [(client, reason, False), (client, reason, True)]
     sessions = [r for r in b.log() if r.get("k") == "session"]
     assert [r["client"] for r in sessions] == [client]
 
@@ -310,7 +312,8 @@ WIRES = {
     "ceiling_unfolded": ("novice", "stim/supervisor.py", "        self._prog_ua[ch] = g if g < c else c",
                          "        self._prog_ua[ch] = c"),
     # an override that is not logged
-    "override_unlogged": ("too_soon", "stim/guardshell.py", "            st.log_guard(self.client, dec.reason or \"\", True, now_ms, now_s)",
+    "override_unlogged": ("too_soon", "stim/guardshell.py",
+                          "            st.log_guard(self.client, dec.reason or \"\", True, now_ms, now_s)",
                           "            pass"),
 }
 
