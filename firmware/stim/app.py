@@ -85,9 +85,9 @@ def main() -> None:
     rtc = open_rtc(brd, ctl)
     # The dose guard reads the clock right before each decision, and shares the profiles (loaded at
     # their first use, by the panel or the console) with the console.
-    ctl.guard.rtc = rtc
-    ctl.guard.load_clients = lambda: open_clients(brd, ctl)
-    con = open_console(ctl, ctl.guard.get_clients, rtc)
+    ctl.rtc = rtc
+    ctl.load_clients = lambda: open_clients(brd, ctl)
+    con = open_console(ctl, ctl.get_clients, rtc)
     disp = open_display(brd, ctl)  # before the watchdog: its init sends a whole frame (~25 ms)
     ctl.watchdog = hal.start_watchdog(sv.watchdog_ms(ctl.sup.state))  # then by state (stim.supervisor)
     run(ctl, con, disp)

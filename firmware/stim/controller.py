@@ -17,8 +17,6 @@ from stim import feedback as fb
 from stim import panel as _panel
 from stim import pulse
 from stim import supervisor as sv
-from stim.guardshell import NEW as _NEW_PROFILE
-from stim.guardshell import GuardShell
 from stim.pulse import PulseError
 from stim.recorder import Recorder
 
@@ -36,6 +34,7 @@ ALERT_PROGRAM_LOCKED = "program locked while running"
 ALERT_PROFILES_LOCKED = "profiles: not while running"
 ALERT_PROFILE_KEY = "profiles: key needed"
 _QUEUE = const(8)  # console intents waiting for a tick
+_NEW_PROFILE = "+new"  # stim.guardshell.NEW: the selection entry that creates a profile
 
 
 class Controller:
@@ -103,8 +102,12 @@ class Controller:
         first = 0
         if store is not None:
             self.recorder = Recorder(store, n)
-        # The dose guard (stim.guardshell, docs/clients.md): loaded at the first READY, asked at START.
-        self.guard = GuardShell(n, store, self.recorder)
+        # The dose guard (stim.guardshell, docs/clients.md): made at the first READY (its import is not
+        # paid at boot: the first tick must come before 1 s on silicon), asked at START.
+        self.guard: "Any" = None
+        self.rtc: "Any" = None  # the board's DS3231 driver (stim.app), read right before each decision
+        self.load_clients: "Any" = None  # stim.app: loads the profiles at their first use
+        self.clients: "Any" = None
         if store is not None:
             saved = store.settings
             for c in range(n):
@@ -180,7 +183,7 @@ class Controller:
         rec = self.recorder
         if rec is None or self.program is None:
             return
-        pid = self.guard.client
+        pid = self.guard.client if self.guard is not None else None
         if pid is None:
             rec.save_settings(self.sup.limit_ua, self.program.name)
         else:  # with a profile selected, the supervisor's limits are that person's (docs/clients.md)
@@ -262,7 +265,7 @@ class Controller:
     def _after_step(self) -> None:
         sup = self.sup
         pnl = self.panel
-        if sup.state == sv.READY and not self.guard.loaded:
+        if sup.state == sv.READY and self.guard is None:
             self._load_guard()  # once, at the first READY: not at boot (docs/clients.md)
         if pnl.stuck is not None and sup.fault is None and self.ticks == 0:
             # After the step, which has seen the key's level: a key already in at boot must be
@@ -326,19 +329,30 @@ class Controller:
             self._profile_gesture(it)
 
     # -- the dose guard (events only, never in a running tick) ----------------------------------
+    def get_clients(self) -> "Any":
+        """The profiles (stim.clients), loaded at their first use; the console and the guard share them."""
+        if self.clients is None and self.load_clients is not None:
+            load = self.load_clients
+            self.load_clients = None
+            self.clients = load()
+        return self.clients
+
     def _load_guard(self) -> None:
-        g = self.guard
+        from stim.guardshell import GuardShell, policy_key  # noqa: PLC0415 - not at boot, see __init__
+
+        g = GuardShell(self.n, self.recorder.store if self.recorder is not None else None, self.recorder)
+        g.rtc = self.rtc
+        g.load_clients = self.get_clients
+        self.guard = g
         why = g.load()
         if why is not None:  # a bad policy file: the strictest policy, and why, on the panel
-            from stim.guardshell import policy_key  # noqa: PLC0415
-
             self._alert = "bad policy: " + policy_key(why) + "; strictest used"
         self._preview()
 
     def _preview(self) -> None:
         """The guard's caps for the selected person and program, and its words on the panel."""
         g = self.guard
-        if g.loaded and (self.sup.state == sv.READY or self.sup.state == sv.SAFE):
+        if g is not None and (self.sup.state == sv.READY or self.sup.state == sv.SAFE):
             g.preview(self.sup, self.program, self._last_now)
             if not self.panel.selecting:
                 self.panel.note = g.note
@@ -351,6 +365,8 @@ class Controller:
 
     def _guard_start(self) -> None:
         """START at READY: the guard decides with the wall time read now; a refusal stays in READY."""
+        if self.guard is None:
+            self._load_guard()
         why = self.guard.start(self.sup, self.program, self._last_now)
         if why is not None:
             self.sup.in_intent = sv.NONE
@@ -364,14 +380,14 @@ class Controller:
         """Profile selection, screening and the override (stim.panel, docs/clients.md)."""
         sup = self.sup
         pnl = self.panel
-        g = self.guard
         st = sup.state
         if st != sv.SAFE and st != sv.READY:
             pnl.selecting = False
             self._alert = ALERT_PROFILES_LOCKED
             return
-        if not g.loaded:
+        if self.guard is None:
             self._load_guard()
+        g = self.guard
         now = self._last_now
         if it == _panel.OVERRIDE:
             if st == sv.READY and sup.key:
