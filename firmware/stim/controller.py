@@ -31,10 +31,7 @@ STEP_UA = const(1000)  # one + or - press: 1 mA
 LIMIT_STEP_UA = const(5000)  # one + or - in supervisor mode: 5 mA
 
 ALERT_PROGRAM_LOCKED = "program locked while running"
-ALERT_PROFILES_LOCKED = "profiles: not while running"
-ALERT_PROFILE_KEY = "profiles: key needed"
 _QUEUE = const(8)  # console intents waiting for a tick
-_NEW_PROFILE = "+new"  # stim.guardshell.NEW: the selection entry that creates a profile
 
 
 class Controller:
@@ -105,6 +102,7 @@ class Controller:
         # The dose guard (stim.guardshell, docs/clients.md): made at the first READY (its import is not
         # paid at boot: the first tick must come before 1 s on silicon), asked at START.
         self.guard: "Any" = None
+        self._gp: "Any" = None  # stim.guardpanel, imported with the guard
         self.rtc: "Any" = None  # the board's DS3231 driver (stim.app), read right before each decision
         self.load_clients: "Any" = None  # stim.app: loads the profiles at their first use
         self.clients: "Any" = None
@@ -338,7 +336,10 @@ class Controller:
         return self.clients
 
     def _load_guard(self) -> None:
-        from stim.guardshell import GuardShell, policy_key  # noqa: PLC0415 - not at boot, see __init__
+        from stim import guardpanel  # noqa: PLC0415 - not at boot, see __init__
+        from stim.guardshell import GuardShell, policy_key  # noqa: PLC0415
+
+        self._gp = guardpanel
 
         g = GuardShell(self.n, self.recorder.store if self.recorder is not None else None, self.recorder)
         g.rtc = self.rtc
@@ -364,95 +365,16 @@ class Controller:
             self._preview()
 
     def _guard_start(self) -> None:
-        """START at READY: the guard decides with the wall time read now; a refusal stays in READY."""
+        """START at READY: the guard decides (stim.guardpanel.start); a refusal stays in READY."""
         if self.guard is None:
             self._load_guard()
-        why = self.guard.start(self.sup, self.program, self._last_now)
-        if why is not None:
-            self.sup.in_intent = sv.NONE
-            self._alert = why
-        elif self.recorder is not None:  # whose session it is: the log record and the history
-            self.recorder.client = self.guard.client
-            self.recorder.clients = self.guard.clients
-        self.panel.note = self.guard.note
+        self._gp.start(self)
 
     def _profile_gesture(self, it: int) -> None:
-        """Profile selection, screening and the override (stim.panel, docs/clients.md)."""
-        sup = self.sup
-        pnl = self.panel
-        st = sup.state
-        if st != sv.SAFE and st != sv.READY:
-            pnl.selecting = False
-            self._alert = ALERT_PROFILES_LOCKED
-            return
+        """Profile selection, screening and the override (stim.guardpanel.gesture)."""
         if self.guard is None:
             self._load_guard()
-        g = self.guard
-        now = self._last_now
-        if it == _panel.OVERRIDE:
-            if st == sv.READY and sup.key:
-                self._alert = g.arm_override(sup, self.program, now)
-                pnl.note = g.note
-            return
-        if it == _panel.PROFILES:
-            if pnl.selecting:
-                g.open_choices(sup.key)
-                g.choice_note(sup, self.program, now)
-                pnl.note = g.note
-            else:
-                self._preview()
-        elif it == _panel.PROFILE_NEXT or it == _panel.PROFILE_PREV:
-            g.step_choice(1 if it == _panel.PROFILE_NEXT else -1)
-            g.choice_note(sup, self.program, now)
-            pnl.note = g.note
-        elif it == _panel.PROFILE_PICK:
-            self._pick(g.chosen())
-        elif it == _panel.SCREENED:
-            self._screened(g.chosen())
-
-    def _pick(self, pid: "Optional[str]") -> None:
-        """Select a profile (None: no profile): its limits and preferred program; a new one with the key."""
-        g = self.guard
-        sup = self.sup
-        if pid == _NEW_PROFILE:
-            if not sup.key or g.clients is None:
-                self._alert = ALERT_PROFILE_KEY
-                self._preview()
-                return
-            pid = g.new_id()
-            g.clients.put({"id": pid, "limits_ua": list(sup.limit_ua),
-                           "program": self.program.name if self.program is not None else None})
-            self._alert = "new profile " + pid
-        g.client = pid
-        g.armed = None
-        p = g.profile(pid)
-        lims = p.limits_ua if p is not None else (
-            self.recorder.store.settings.limits_ua if self.recorder is not None else sup.limit_ua)
-        for c in range(self.n):
-            m = sup.channel_max_ua[c]
-            sup.limit_ua[c] = lims[c] if lims[c] < m else m
-        if p is not None and p.program is not None:
-            for i in range(len(self.programs)):
-                if self.programs[i].name == p.program and i != self.program_index:
-                    self.select_program(i)
-        self._preview()
-
-    def _screened(self, pid: "Optional[str]") -> None:
-        """The supervisor (key in) confirms the screening of the profile shown, dated now."""
-        g = self.guard
-        now = self._last_now
-        if not self.sup.key:
-            self._alert = "screening: key needed"
-        elif pid is None or pid == _NEW_PROFILE or g.clients is None:
-            self._alert = "screening: choose a profile"
-        else:
-            wall = g.wall(now)
-            if wall is None:
-                self._alert = "screening: clock not set"
-            elif g.clients.confirm_screening(pid, wall):
-                self._alert = "screened: " + pid
-        g.choice_note(self.sup, self.program, now)
-        self.panel.note = g.note
+        self._gp.gesture(self, it)
 
     def _dequeue(self) -> None:
         # Console intents take a tick the panel leaves free (a press is never lost), oldest first.
