@@ -216,7 +216,7 @@ def rule_no_profile(tmp: Path, fw: Mutant = None) -> None:
     """A policy with anonymous false: no profile is refused; the override starts it, logged as anonymous."""
     b = Board(tmp, [_profile("C002", 40)], policy={"schema": 1, "anonymous": False}, mutant=fw)
     try:
-        b.rig.run_ms(SCREEN_MS)
+        b.rig.run_ms(2000 + SCREEN_MS)  # the guard loads in an idle READY 2 s after boot (or at START)
         assert b.message() == "no profile. needs a profile"
         _refused_then_overridden(b, "needs a profile", "no-profile", None)
     finally:
@@ -279,6 +279,7 @@ def test_a_bad_policy_file_makes_the_board_strictest_and_says_why(tmp_path: Path
     b = Board(tmp_path, [_profile("C002", 40)], policy={"schema": 1, "min_recovery_h": 200})
     try:
         rig = b.rig
+        rig.run_ms(2000)  # the guard loads in an idle READY 2 s after boot (or at the first START)
         assert any(s["reason"] == "bad policy: min_recovery_h; strictest used" for s in rig.statuses())
         rig.run_ms(2500)  # the alert's time is up: the note stays
         assert b.message() == "strict policy: needs a profile"

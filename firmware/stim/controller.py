@@ -32,6 +32,10 @@ LIMIT_STEP_UA = const(5000)  # one + or - in supervisor mode: 5 mA
 
 ALERT_PROGRAM_LOCKED = "program locked while running"
 _QUEUE = const(8)  # console intents waiting for a tick
+# The dose guard loads (its modules, the policy file: ~0.1 s on silicon) at the first START or profile
+# gesture, or in READY this many ticks after boot, whichever comes first: not at boot, and not in the
+# tick that turns READY, which would stall a START pressed right then (the silicon scenario's at 1 s).
+GUARD_IDLE_TICKS = const(200)
 
 
 class Controller:
@@ -99,8 +103,8 @@ class Controller:
         first = 0
         if store is not None:
             self.recorder = Recorder(store, n)
-        # The dose guard (stim.guardshell, docs/clients.md): made at the first READY (its import is not
-        # paid at boot: the first tick must come before 1 s on silicon), asked at START.
+        # The dose guard (stim.guardshell, docs/clients.md): made after boot (GUARD_IDLE_TICKS: its
+        # import is not paid at boot, the first tick must come before 1 s on silicon), asked at START.
         self.guard: "Any" = None
         self._gp: "Any" = None  # stim.guardpanel, imported with the guard
         self.rtc: "Any" = None  # the board's DS3231 driver (stim.app), read right before each decision
@@ -263,8 +267,8 @@ class Controller:
     def _after_step(self) -> None:
         sup = self.sup
         pnl = self.panel
-        if sup.state == sv.READY and self.guard is None:
-            self._load_guard()  # once, at the first READY: not at boot (docs/clients.md)
+        if self.guard is None and sup.state == sv.READY and self.ticks >= GUARD_IDLE_TICKS:
+            self._load_guard()  # once, in an idle READY after boot (else at START): docs/clients.md
         if pnl.stuck is not None and sup.fault is None and self.ticks == 0:
             # After the step, which has seen the key's level: a key already in at boot must be
             # turned off and on to clear this (latched before it, the fault cleared by itself).
