@@ -328,3 +328,39 @@ def test_a_mutant_of_each_rule_is_caught(name: str, tmp_path: Path) -> None:
         rule, file, text, new = WIRES[name]
     with pytest.raises(AssertionError):
         RULES[rule](tmp_path, (file, text, new))
+
+
+def _settings_limits(b: Board) -> "list[int]":
+    p = b.flash / "settings.json"
+    return list(store_mod.decode_record(p.read_bytes().splitlines()[0])[1]["limits_ua"]) if p.exists() else []
+
+
+def test_the_supervisor_creates_a_profile_and_sets_its_limits_with_todays_gesture(tmp_path: Path) -> None:
+    b = Board(tmp_path, [_profile("C002", 40)])
+    try:
+        rig = b.rig
+        rig.hold("program", 1200, after_ms=200)
+        rig.presses("plus", 2)  # no profile, C002, then "new profile" (only with the key in)
+        rig.run_ms(SCREEN_MS)
+        assert b.message() == "? new profile: start creates"
+        rig.press("start_pause", after_ms=SCREEN_MS)
+        assert rig.status()["reason"] == "new profile C001"
+        rig.run_ms(2000)
+        assert b.message() == "C001 0 sess. never screened"  # a new person: screening first
+        board_limits = _settings_limits(b)
+        assert b.profile("C001")["limits_ua"] == board_limits  # it starts from the board's limits
+        rig.hold("channel", 2200, after_ms=200)  # supervisor mode
+        rig.presses("minus", 2)  # every channel's limit 10 mA lower: this person's, not the board's
+        rig.hold("channel", 2200, after_ms=1000)
+        assert b.profile("C001")["limits_ua"] == [board_limits[0] - 10_000] * 4
+        assert _settings_limits(b) == board_limits
+        # Without the key there is no "new profile" entry: from C001 (selected) the list wraps past
+        # C002 to "no profile".
+        rig.world.key(False)
+        rig.run_ms(200)
+        rig.hold("program", 1200, after_ms=200)
+        rig.presses("plus", 2)
+        rig.run_ms(SCREEN_MS)
+        assert b.message() == "? no profile. allowed 20:00"
+    finally:
+        b.close()

@@ -159,6 +159,7 @@ class Screen:
         self._fault: "Optional[str]" = None
         self._shown_alert: "Optional[str]" = None
         self._note: "Optional[str]" = None
+        self._choosing = False  # the panel is in profile selection: its note shows in any state
         self._lvl: "List[int]" = [-1] * n_channels  # tenths of a mA
         self._lim: "List[int]" = [-1] * n_channels
         self._lim_s: "List[str]" = [""] * n_channels  # the limit in whole mA, as the rows show it
@@ -243,8 +244,9 @@ class Screen:
         if self.alert is not self._shown_alert:
             self._shown_alert = self.alert
             other = True
-        if panel.note is not self._note:
+        if panel.note is not self._note or panel.selecting != self._choosing:
             self._note = panel.note
+            self._choosing = panel.selecting
             other = True
         return other
 
@@ -403,10 +405,12 @@ class Screen:
     def _message(self) -> str:
         if self.alert is not None:
             return self.alert
+        note = self._note
+        if self._choosing and note is not None:
+            return note
         if self._smode:
             return HINT_SUPERVISOR
         st = self._state
-        note = self._note
         if st == sv.SAFE:
             return HINT_NO_KEY if not self._key else note or ""
         if st == sv.READY:
