@@ -42,15 +42,18 @@ the duration of a run (tests/test_doseguard_mutation.py).
 """
 
 import random
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Optional
 
 from picostim.boardcheck import _use_firmware
+from picostim.fakehw import micropython_shim
 from picostim.fakehw.clock import Reset
 from picostim.fakehw.flash import FlashFS
 
 _use_firmware()
+sys.modules.setdefault("micropython", micropython_shim)  # CPython: const() for stim.supervisor
 from stim import doseguard, policy, store  # noqa: E402 - firmware/ is importable only after _use_firmware()
 from stim import supervisor as sv  # noqa: E402
 from stim.clients import Clients  # noqa: E402
