@@ -38,3 +38,38 @@ def test_the_search_catches_a_removed_rule(name: str) -> None:
 def test_without_a_mutant_the_same_search_finds_nothing() -> None:
     _seqs, _sessions, bad, report = guardcheck.search(3, MAX_SEQUENCES)
     assert bad == 0, report
+
+
+# The wiring (stim.guardshell and the supervisor's guard caps), broken one way at a time: the same
+# search drives sessions through them (picostim.guardcheck, invariant 5).
+_judge = guardcheck.GuardShell.judge
+_start = guardcheck.GuardShell.start
+def _start_unlogged(self: Any, sup: Any, prog: Any, now: int) -> Any:
+    """START deciding as always, but with no store to hand its guard records to."""
+    st = self.store
+    self.store = None
+    try:
+        return _start(self, sup, prog, now)
+    finally:
+        self.store = st
+
+
+WIRING: "dict[str, tuple[Any, str, Any, str]]" = {
+    "the supervisor ignores the guard's caps": (guardcheck.sv.Supervisor, "set_guard",
+                                                lambda self, ceilings, max_ms: True, "the supervisor's"),
+    "START overrides without the gesture": (guardcheck.GuardShell, "judge",
+                                            lambda self, sup, prog, pid, now, ovr: _judge(self, sup, prog, pid, now,
+                                                                                          True), "allowed although"),
+    "an override not logged": (guardcheck.GuardShell, "start",
+                               _start_unlogged,
+                               "without its override logged"),
+}
+
+
+@pytest.mark.parametrize("name", list(WIRING))
+def test_the_search_catches_a_broken_wire(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    cls, attr, fn, expected = WIRING[name]
+    monkeypatch.setattr(cls, attr, fn)
+    seqs, _sessions, bad, report = guardcheck.search(3, MAX_SEQUENCES, stop_at_first=True)
+    assert bad == 1, "%s: no violation in %d sequences" % (name, seqs)
+    assert expected in report, report

@@ -297,3 +297,39 @@ def test_advance_powers_the_board_off_and_the_rtc_runs_on(tmp_path: Path) -> Non
         assert isinstance(wall, int) and t + 3 * 86400 <= wall <= t + 3 * 86400 + 2  # read from the RTC at boot
     finally:
         sess.close()
+
+
+def test_profile_lines_parse_and_are_checked() -> None:
+    acts = scenario.parse("1 profile C017\n2 profile none\n3 profile c2\n", _b())
+    assert [(a.kind, a.args) for a in acts] == [("profile", ("C017",)), ("profile", ("",)), ("profile", ("C2",))]
+    for line, why in (("1 profile", "profile takes one client id"), ("1 profile Anna", "with a digit"),
+                      ("1 profile C1 C2", "profile takes one client id")):
+        with pytest.raises(scenario.ScenarioError, match=why):
+            scenario.parse(line, _b())
+    d = json.loads(Path(STIM4).read_text())
+    d.pop("display")
+    with pytest.raises(scenario.ScenarioError, match="no display"):
+        scenario.parse("1 profile C1", board_mod.parse(json.dumps(d)))
+
+
+def test_profile_selects_through_the_panel_and_the_guard_judges_the_start(tmp_path: Path) -> None:
+    """Profiles put over the console; `profile C2` selects the second by the OLED; the guard refuses
+    it (never screened); `profile none` goes back to no profile, which starts."""
+    d = json.loads(Path(STIM4).read_text())
+    d["rtc"] = {"driver": "ds3231", "bus": "i2c0"}
+    board = tmp_path / "stim4-rtc.json"
+    board.write_text(json.dumps(d))
+    put = '{"cmd": "clients.put", "profile": {"id": "%s", "limits_ua": [20000, 20000, 20000, 20000]}}'
+    text = ("0.1 key on\n0.5 console %s\n0.8 console %s\n1.0 profile C2\n8.0 press start_pause\n"
+            "9.0 profile none\n14.0 press start_pause\n" % (put % "C1", put % "C2"))
+    sess = _run(text, 15.0, str(board))
+    try:
+        st = _statuses(sess)
+        refused = [s for s in st if s["reason"] == "refused: never screened"]
+        assert len(refused) == 1 and refused[0]["status"] == "READY"
+        assert any(s["status"] == "RUNNING" for s in st)
+        did = [w for _t, w in sess.log]
+        assert "profile C2 picked" in did and "profile none picked" in did
+        assert st[-1]["status"] == "RUNNING"
+    finally:
+        sess.close()

@@ -155,3 +155,30 @@ def test_keys_drive_the_panel_and_the_screen_follows(sim: PtyScreen) -> None:
 
     sim.key("q")
     assert sim.close() == 0
+
+
+def test_v_is_the_supervisors_two_hand_override(tmp_path: Path) -> None:
+    """A policy that wants a profile: start is refused; `v` (start/pause and minus held together)
+    arms the override, and the next start runs."""
+    from picostim.sim.scenario import NS_PER_S
+    from picostim.sim.session import SimSession
+    from picostim.sim.terminal import Panel
+
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    (flash / "policy.json").write_text('{"schema": 1, "anonymous": false}')
+    sess = SimSession(str(STIM4), flash_dir=str(flash))
+    try:
+        panel = Panel(sess)
+
+        def after(key: str, s: float) -> "list[str]":
+            panel.handle_key(key)
+            sess.run_until(sess.now_ns + round(s * NS_PER_S))
+            return [x for x in sess.runner.console_out if x.startswith('{"status"')]
+
+        after("k", 3.0)  # key in; the guard loads in READY 2 s after boot
+        assert '"reason": "refused: needs a profile"' in after("s", 0.5)[-1]
+        assert '"reason": "override: needs a profile"' in "".join(after("v", 3.0))
+        assert '"status": "RUNNING"' in after("s", 0.5)[-1]
+    finally:
+        sess.close()

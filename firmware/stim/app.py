@@ -83,10 +83,17 @@ def main() -> None:
         print(status_line("MAINTENANCE", "watchdog not started; REPL available", False, False, hal.ticks_ms()))
         return
     rtc = open_rtc(brd, ctl)
-    con = open_console(ctl, lambda: open_clients(brd, ctl), rtc)
-    disp = open_display(brd, ctl)  # before the watchdog: its init sends a whole frame (~25 ms)
+    # The dose guard reads the clock right before each decision, and shares the profiles (loaded at
+    # their first use, by the panel or the console) with the console.
+    ctl.rtc = rtc
+    ctl.load_clients = lambda: open_clients(brd, ctl)
+    con = open_console(ctl, ctl.get_clients, rtc)
     ctl.watchdog = hal.start_watchdog(sv.watchdog_ms(ctl.sup.state))  # then by state (stim.supervisor)
-    run(ctl, con, disp)
+    # The display after the first tick: its init sends a whole frame (~35 ms on silicon), and the first
+    # tick (which sees a button held since boot as stuck) should come before 1 s after power-on.
+    # Until a session may run (READY takes ENABLE_STABLE_MS of the key after that tick), the watchdog
+    # is the idle one (WDT_IDLE_MS), so the init cannot starve it.
+    run(ctl, con, None, lambda: open_display(brd, ctl))
 
 
 def open_display(brd: "_board.Board", ctl: Controller) -> "Optional[_oled.Oled]":
@@ -151,8 +158,10 @@ def open_console(ctl: Controller, load_clients: "Optional[Callable[[], Any]]" = 
         return None
 
 
-def run(ctl: Controller, con: "Optional[_console.Console]" = None, disp: "Optional[_oled.Oled]" = None) -> None:
-    """The loop. Its guards are here, in a frame made once, rather than in Controller.tick,
+def run(ctl: Controller, con: "Optional[_console.Console]" = None, disp: "Optional[_oled.Oled]" = None,
+        open_disp: "Optional[Callable[[], Optional[_oled.Oled]]]" = None) -> None:
+    """The loop (open_disp: opens the display after the first tick). Its guards are here, in a frame
+    made once, rather than in Controller.tick,
     Console.step and Oled.service: MicroPython gives every call of a function with a try block and
     a few locals a heap frame (picostim.devtools.frames), and this loop calls those every 10 ms."""
     last_state = -1
@@ -180,7 +189,10 @@ def run(ctl: Controller, con: "Optional[_console.Console]" = None, disp: "Option
                 con.step_unguarded(hal.ticks_ms())  # bounded work
             except Exception as e:  # noqa: BLE001 - a console bug must never stop the tick (Console.step)
                 con.crashed(e)
-        if disp is not None:  # at most 16 bytes on the bus per tick (stim.hal.oled)
+        if open_disp is not None:
+            disp = open_disp()
+            open_disp = None
+        elif disp is not None:  # at most 16 bytes on the bus per tick (stim.hal.oled)
             try:
                 disp.service_unguarded(hal.ticks_ms(), sup, ctl.panel, ctl.program)
             except Exception as e:  # noqa: BLE001 - the display is no safety function (Oled.service)

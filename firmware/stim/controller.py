@@ -32,6 +32,10 @@ LIMIT_STEP_UA = const(5000)  # one + or - in supervisor mode: 5 mA
 
 ALERT_PROGRAM_LOCKED = "program locked while running"
 _QUEUE = const(8)  # console intents waiting for a tick
+# The dose guard loads (its modules, the policy file: ~0.1 s on silicon) at the first START or profile
+# gesture, or in READY this many ticks after boot, whichever comes first: not at boot, and not in the
+# tick that turns READY, which would stall a START pressed right then (the silicon scenario's at 1 s).
+GUARD_IDLE_TICKS = const(200)
 
 
 class Controller:
@@ -99,6 +103,14 @@ class Controller:
         first = 0
         if store is not None:
             self.recorder = Recorder(store, n)
+        # The dose guard (stim.guardshell, docs/clients.md): made after boot (GUARD_IDLE_TICKS: its
+        # import is not paid at boot, the first tick must come before 1 s on silicon), asked at START.
+        self.guard: "Any" = None
+        self._gp: "Any" = None  # stim.guardpanel, imported with the guard
+        self.rtc: "Any" = None  # the board's DS3231 driver (stim.app), read right before each decision
+        self.load_clients: "Any" = None  # stim.app: loads the profiles at their first use
+        self.clients: "Any" = None
+        if store is not None:
             saved = store.settings
             for c in range(n):
                 lim = saved.limits_ua[c]
@@ -156,6 +168,7 @@ class Controller:
         self.program_index = index
         self.program = prog
         self._save_settings()
+        self._preview()
         return True
 
     def add_program(self, prog: "Any") -> None:
@@ -169,8 +182,15 @@ class Controller:
         self.programs.append(prog)
 
     def _save_settings(self) -> None:
-        if self.recorder is not None and self.program is not None:
-            self.recorder.save_settings(self.sup.limit_ua, self.program.name)
+        rec = self.recorder
+        if rec is None or self.program is None:
+            return
+        pid = self.guard.client if self.guard is not None else None
+        if pid is None:
+            rec.save_settings(self.sup.limit_ua, self.program.name)
+        else:  # with a profile selected, the supervisor's limits are that person's (docs/clients.md)
+            rec.save_settings(rec.store.settings.limits_ua, self.program.name)
+            self.guard.save_limits(pid, self.sup.limit_ua)
 
     # -- the tick ----------------------------------------------------------------
     def tick(self, now_ms: int) -> None:
@@ -247,6 +267,8 @@ class Controller:
     def _after_step(self) -> None:
         sup = self.sup
         pnl = self.panel
+        if self.guard is None and sup.state == sv.READY and self.ticks >= GUARD_IDLE_TICKS:
+            self._load_guard()  # once, in an idle READY after boot (else at START): docs/clients.md
         if pnl.stuck is not None and sup.fault is None and self.ticks == 0:
             # After the step, which has seen the key's level: a key already in at boot must be
             # turned off and on to clear this (latched before it, the fault cleared by itself).
@@ -269,6 +291,7 @@ class Controller:
         sup = self.sup
         if sup.in_intent == sv.SET_LIMIT:
             self._save_settings()
+            self._preview()
         rec = self.recorder
         if rec is not None:
             rec.observe(now_ms, sup, self.program.name, self.driving)
@@ -292,6 +315,8 @@ class Controller:
                 self._dequeue()
         elif it == _panel.START_PAUSE:
             sup.in_intent = sv.START_PAUSE
+            if sup.state == sv.READY:
+                self._guard_start()  # the dose guard first: it may refuse or lower
         elif it == _panel.PLUS:
             sup.in_intent = sv.PLUS
         elif it == _panel.MINUS:
@@ -302,6 +327,58 @@ class Controller:
             sup.in_arg = sup.limit_ua[c] + (LIMIT_STEP_UA if it == _panel.LIMIT_UP else -LIMIT_STEP_UA)
         elif it == _panel.PROGRAM:
             self._next_program()
+        elif it >= _panel.PROFILES:
+            self._profile_gesture(it)
+
+    # -- the dose guard (events only, never in a running tick) ----------------------------------
+    def get_clients(self) -> "Any":
+        """The profiles (stim.clients), loaded at their first use; the console and the guard share them."""
+        if self.clients is None and self.load_clients is not None:
+            load = self.load_clients
+            self.load_clients = None
+            self.clients = load()
+        return self.clients
+
+    def _load_guard(self) -> None:
+        from stim import guardpanel  # noqa: PLC0415 - not at boot, see __init__
+        from stim.guardshell import GuardShell, policy_key  # noqa: PLC0415
+
+        self._gp = guardpanel
+
+        g = GuardShell(self.n, self.recorder.store if self.recorder is not None else None, self.recorder)
+        g.rtc = self.rtc
+        g.load_clients = self.get_clients
+        self.guard = g
+        why = g.load()
+        if why is not None:  # a bad policy file: the strictest policy, and why, on the panel
+            self._alert = "bad policy: " + policy_key(why) + "; strictest used"
+        self._preview()
+
+    def _preview(self) -> None:
+        """The guard's caps for the selected person and program, and its words on the panel."""
+        g = self.guard
+        if g is not None and (self.sup.state == sv.READY or self.sup.state == sv.SAFE):
+            g.preview(self.sup, self.program, self._last_now)
+            if not self.panel.selecting:
+                self.panel.note = g.note
+
+    def _state_changed(self) -> None:
+        """After a session (its record and the person's history written) or at READY: a fresh preview."""
+        st = self.sup.state
+        if st == sv.READY or st == sv.SAFE:
+            self._preview()
+
+    def _guard_start(self) -> None:
+        """START at READY: the guard decides (stim.guardpanel.start); a refusal stays in READY."""
+        if self.guard is None:
+            self._load_guard()
+        self._gp.start(self)
+
+    def _profile_gesture(self, it: int) -> None:
+        """Profile selection, screening and the override (stim.guardpanel.gesture)."""
+        if self.guard is None:
+            self._load_guard()
+        self._gp.gesture(self, it)
 
     def _dequeue(self) -> None:
         # Console intents take a tick the panel leaves free (a press is never lost), oldest first.
@@ -399,6 +476,8 @@ class Controller:
             bz.play(fb.BEEP_LIMIT if sup.alert == sv.ALERT_AT_CAP else fb.BEEP_REFUSED, now_ms)
         elif sup.key != self._prev_key or (self.panel.intent != _panel.NONE and self._panel_click()):
             bz.play(fb.BEEP_KEY, now_ms)
+        if st != self._prev_state:
+            self._state_changed()
         self._prev_state = st
         self._prev_key = sup.key
         self._led(self.led.on(st, now_ms))

@@ -17,7 +17,9 @@ Layout, 16 columns of 8x8 text (8 rows on a 128x64 display, 4 on 128x32):
                channel(s) + and - act on, "*" in supervisor mode, where the limit shown is
                the supervisor maximum being set
     last rows  the message: the current alert (kept ALERT_MS), else supervisor mode,
-               else what to do next in this state
+               else in profile selection or at READY the panel's note (the profile, its
+               session count and what the dose guard allows, or its refusal in words:
+               stim.guardshell), else what to do next in this state
     FAULT      the fault reason in words over the channel rows, and how to clear it
 
 The remaining time counts down while a session runs or is paused; before one
@@ -156,6 +158,8 @@ class Screen:
         self._key = False
         self._fault: "Optional[str]" = None
         self._shown_alert: "Optional[str]" = None
+        self._note: "Optional[str]" = None
+        self._choosing = False  # the panel is in profile selection: its note shows in any state
         self._lvl: "List[int]" = [-1] * n_channels  # tenths of a mA
         self._lim: "List[int]" = [-1] * n_channels
         self._lim_s: "List[str]" = [""] * n_channels  # the limit in whole mA, as the rows show it
@@ -239,6 +243,10 @@ class Screen:
             other = True
         if self.alert is not self._shown_alert:
             self._shown_alert = self.alert
+            other = True
+        if panel.note is not self._note or panel.selecting != self._choosing:
+            self._note = panel.note
+            self._choosing = panel.selecting
             other = True
         return other
 
@@ -397,13 +405,16 @@ class Screen:
     def _message(self) -> str:
         if self.alert is not None:
             return self.alert
+        note = self._note
+        if self._choosing and note is not None:
+            return note
         if self._smode:
             return HINT_SUPERVISOR
         st = self._state
         if st == sv.SAFE:
-            return HINT_NO_KEY if not self._key else ""
+            return HINT_NO_KEY if not self._key else note or ""
         if st == sv.READY:
-            return HINT_READY
+            return note or HINT_READY
         if st == sv.PAUSED:
             return HINT_PAUSED
         if self._sel == sv.ALL:

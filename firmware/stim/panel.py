@@ -20,7 +20,15 @@ Gestures:
   REPEAT_MS (2 steps/s) after HOLD_MS.
 - channel: press -> next channel the program uses (set_usable), then "all";
   in supervisor mode every channel, so a limit can be set for any of them.
-- program: press -> next program (the controller refuses it while running).
+- program: a short press (on release) -> next program (the controller refuses
+  it while running); held PROFILE_HOLD_MS -> PROFILES: profile selection
+  (docs/clients.md), in which + and - step through the profiles
+  (PROFILE_NEXT, PROFILE_PREV), a short start_pause press picks one
+  (PROFILE_PICK, on release), start_pause held CONFIRM_HOLD_MS with the key
+  in confirms the shown person's screening (SCREENED), and a short program
+  press leaves (PROFILES). start_pause never starts anything while selecting.
+- override (key in, not in supervisor mode): start_pause and minus held
+  together for CONFIRM_HOLD_MS -> OVERRIDE (two hands: a bump never does it).
 - supervisor mode: with the key in, hold channel for SUPERVISOR_HOLD_MS; +/-
   then raise or lower the selected channel's limit; hold channel again to leave.
 - A button already down at the first tick is stuck: `stuck` names it and the
@@ -56,12 +64,20 @@ CHANNEL = const(12)
 PROGRAM = const(13)
 SUPERVISOR_ON = const(14)
 SUPERVISOR_OFF = const(15)
+PROFILES = const(16)  # enter or leave profile selection (selecting says which)
+PROFILE_NEXT = const(17)
+PROFILE_PREV = const(18)
+PROFILE_PICK = const(19)
+SCREENED = const(20)
+OVERRIDE = const(21)
 ALL = const(-1)
 
 DEBOUNCE_MS = const(30)
 HOLD_MS = const(600)
 REPEAT_MS = const(500)  # at most 2 steps per second while held
 SUPERVISOR_HOLD_MS = const(2000)
+PROFILE_HOLD_MS = const(1000)
+CONFIRM_HOLD_MS = const(2000)
 
 
 class Panel:
@@ -70,6 +86,8 @@ class Panel:
         self.channel = ALL  # selected channel, or ALL
         self.usable: "List[bool]" = [True] * n_channels  # channels the program drives (set_usable)
         self.supervisor_mode = False
+        self.selecting = False  # profile selection (the controller leaves it when it refuses it)
+        self.note: "Optional[str]" = None  # the controller's words for the message rows (stim.guardshell)
         self.intent = NONE
         self.intent_channel = ALL
         self.stuck: "Optional[str]" = None
@@ -153,14 +171,13 @@ class Panel:
 
     def _press(self, i: int) -> None:
         if i == B_START:
-            self._emit(START_PAUSE)
+            if not self.selecting:  # selecting: it picks on release (_release) or confirms held
+                self._emit(START_PAUSE)
         elif i == B_PLUS:
-            self._emit(LIMIT_UP if self.supervisor_mode else PLUS)
+            self._emit(PROFILE_NEXT if self.selecting else LIMIT_UP if self.supervisor_mode else PLUS)
         elif i == B_MINUS:
-            self._emit(LIMIT_DOWN if self.supervisor_mode else MINUS)
-        elif i == B_PROGRAM:
-            self._emit(PROGRAM)
-        # channel acts on release of a short press or on a long hold: see _held
+            self._emit(PROFILE_PREV if self.selecting else LIMIT_DOWN if self.supervisor_mode else MINUS)
+        # channel and program act on release of a short press or on a long hold: see _held
 
     def _held(self, i: int, now_ms: int, key: bool) -> None:
         held = ticks.diff(now_ms, self._down_since[i])
@@ -173,6 +190,23 @@ class Panel:
                 self._long_done[i] = True
                 self.supervisor_mode = not self.supervisor_mode
                 self._emit(SUPERVISOR_ON if self.supervisor_mode else SUPERVISOR_OFF)
+        elif not self._long_done[i]:
+            self._held_long(i, held, key)
+
+    def _held_long(self, i: int, held: int, key: bool) -> None:
+        """program and start_pause held: profile selection, screening, override."""
+        if i == B_PROGRAM and held >= PROFILE_HOLD_MS:
+            self._long_done[i] = True
+            self.selecting = not self.selecting
+            self._emit(PROFILES)
+        elif i == B_START and key and held >= CONFIRM_HOLD_MS:
+            if self.selecting:
+                self._long_done[i] = True
+                self._emit(SCREENED)
+            elif not self.supervisor_mode and self._down[B_MINUS] and \
+                    ticks.diff(self._now, self._down_since[B_MINUS]) >= CONFIRM_HOLD_MS:
+                self._long_done[i] = True
+                self._emit(OVERRIDE)
 
     def set_usable(self, ch: int, used: bool) -> None:
         """Whether the program drives channel ch; outside supervisor mode, channel select skips it."""
@@ -192,3 +226,12 @@ class Panel:
                     break
             self.channel = c
             self._emit(CHANNEL)
+        elif i == B_PROGRAM and not self._long_done[i]:
+            if self.selecting:
+                self.selecting = False
+                self._emit(PROFILES)
+            else:
+                self._emit(PROGRAM)
+        elif i == B_START and self.selecting and not self._long_done[i]:
+            self.selecting = False
+            self._emit(PROFILE_PICK)

@@ -11,7 +11,7 @@ from stim import ticks
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import List, Optional
+    from typing import Any, List, Optional
 
     from stim.store import Store
 
@@ -38,6 +38,11 @@ class Recorder:
         self._last_fault: "Optional[str]" = None
         self._last_ms = 0
         self._limits: "List[int]" = [0] * n
+        # Whose session starts next (the controller sets them when the dose guard allows a START):
+        # the profile's id (None: anonymous) and the profiles (stim.clients), whose history the end updates.
+        self.client: "Optional[str]" = None
+        self.clients: "Any" = None
+        self._client: "Optional[str]" = None
 
     # -- wall clock ------------------------------------------------------------------------
     def set_wall(self, epoch_s: int, now_ms: int) -> None:
@@ -96,6 +101,7 @@ class Recorder:
             self._wall0 = self.wall(now_ms)
             self._stim_ms = 0
             self._faults = []
+            self._client = self.client
             return
         self._in_session = False
         fault = sup.fault
@@ -105,8 +111,13 @@ class Recorder:
             text = "fault"
         for c in range(self.n):
             self._limits[c] = sup.cap_ua(c)
-        self.store.log_session(self._prog, self._t0, now_ms, self._wall0, self.wall(now_ms),
-                               sup.peak_ua, self._limits, self._stim_ms // 1000, end, text, self._faults)
+        wall1 = self.wall(now_ms)
+        self.store.log_session(self._prog, self._t0, now_ms, self._wall0, wall1,
+                               sup.peak_ua, self._limits, self._stim_ms // 1000, end, text, self._faults,
+                               self._client)
+        if self._client is not None and self.clients is not None:
+            # The person's history (sessions, date, peaks): saved at the store's next idle flush.
+            self.clients.record_session(self._client, wall1, sup.peak_ua)
 
     def save_settings(self, limits_ua: "List[int]", program: str) -> None:
         s = self.store.settings.copy()

@@ -129,7 +129,13 @@ class Supervisor:
         self._down_from_ua: "List[int]" = [0] * n
         self._open_count: "List[int]" = [0] * n
         self._caps: "List[int]" = [0] * n  # cap_ua() of each channel, refreshed every step
-        self._prog_ua: "List[int]" = [0] * n  # program cap, channel and board maximum (_fold_caps)
+        self._prog_ua: "List[int]" = [0] * n  # program cap, channel and board maximum, guard ceiling (_fold_caps)
+        self._base_ua: "List[int]" = [0] * n  # the same without the guard ceiling
+        # The dose guard's caps for the next session (stim.doseguard via stim.guardshell): a ceiling per
+        # channel and a session length. They can only lower: _fold_caps and set_program take the smaller.
+        self.guard_ua: "List[int]" = [min(m, board_max_ua) for m in channel_max_ua]
+        self.guard_ms = max_session_ms
+        self._base_session_ms = max_session_ms
         self.state = SAFE
         self.fault: "Optional[str]" = FAULT_WDT if watchdog_reset else None
         if self.fault is not None:
@@ -171,26 +177,61 @@ class Supervisor:
             self.program_cap_ua[ch] = cap if cap > 0 else 0
             self.used[ch] = bool(used[ch]) if ch < len(used) else False
             self._fold_caps(ch)
-        self.session_limit_ms = min(duration_ms, self.board_session_ms)
+        self._base_session_ms = min(duration_ms, self.board_session_ms)
+        self.session_limit_ms = min(self._base_session_ms, self.guard_ms)
         self.ramp_down_ms = ramp_down_ms
         return True
 
+    def set_guard(self, ceilings_ua: "Sequence[int]", max_ms: int) -> bool:
+        """The dose guard's caps for the next session: a ceiling per channel and a session length.
+        Only while no session runs; they only lower (a cap is the smaller of this and the rest),
+        and hold for every session until changed. Returns False if refused."""
+        if self.state == RUNNING or self.state == PAUSED:
+            return False
+        for ch in range(self.n):
+            ua = ceilings_ua[ch] if ch < len(ceilings_ua) else 0
+            self.guard_ua[ch] = ua if ua > 0 else 0
+            self._fold_caps(ch)
+        self.guard_ms = max_ms if max_ms > 0 else 0
+        self.session_limit_ms = min(self._base_session_ms, self.guard_ms)
+        return True
+
+    def clear_guard(self) -> bool:
+        """No guard caps (the board's own caps only): before the guard is asked again."""
+        return self.set_guard(self.channel_max_ua, self.board_session_ms)
+
+    def base_cap_ua(self, ch: int) -> int:
+        """cap_ua(ch) without the guard's ceiling: what a session could reach without the guard."""
+        c = self.limit_ua[ch]
+        p = self._base_ua[ch]
+        return p if p < c else c
+
+    def base_session_ms(self) -> int:
+        """The session length without the guard's cap (program and board)."""
+        return self._base_session_ms
+
     def cap_ua(self, ch: int) -> int:
-        """The smallest of the supervisor limit, channel and board maximum and program cap (0 for a
-        channel the program does not use). Every step calls it per channel, twice: the last three
-        are folded into _prog_ua by set_program(), so that it is one comparison."""
+        """The smallest of the supervisor limit, channel and board maximum, program cap and the dose
+        guard's ceiling (0 for a channel the program does not use). Every step calls it per channel,
+        twice: all but the first are folded into _prog_ua by set_program() and set_guard(), so that
+        it is one comparison."""
         c = self.limit_ua[ch]
         p = self._prog_ua[ch]
         return p if p < c else c
 
     def _fold_caps(self, ch: int) -> None:
-        """_prog_ua[ch]: the program cap, channel and board maximum in one (0 if ch is unused)."""
+        """_prog_ua[ch]: the program cap, channel and board maximum and the guard's ceiling in one
+        (0 if ch is unused); _base_ua[ch] the same without the guard."""
         c = self.program_cap_ua[ch]
         if self.channel_max_ua[ch] < c:
             c = self.channel_max_ua[ch]
         if self.board_max_ua < c:
             c = self.board_max_ua
-        self._prog_ua[ch] = c if self.used[ch] else 0
+        if not self.used[ch]:
+            c = 0
+        self._base_ua[ch] = c
+        g = self.guard_ua[ch]
+        self._prog_ua[ch] = g if g < c else c
 
     def latch_fault(self, reason: str) -> None:
         """Any doubt ends here: every level to 0 now, until a key cycle clears it."""

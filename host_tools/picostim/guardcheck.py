@@ -24,6 +24,13 @@ policy's plain words, not from the guard's code) and checks after each step:
    first session the last peak plus max(rise_pct of it, rise_min_ua).
    During the session, Decision.within() is false from the cap on.
 3. Not stricter than the policy either: a session that no rule refuses is allowed.
+5. Wired as on the board: each session is asked for the way the controller asks it
+   (stim.guardshell: the supervisor's override gesture arms an override, START
+   decides with the wall time read from the clock then) and started on a real
+   stim.supervisor.Supervisor, whose caps (cap_ua, session_limit_ms) are checked
+   against the same bounds, and whose levels while the trainer presses + stay
+   under them. An overridden session has its override record handed to the
+   store (Store.log_guard) before it starts; a refusal is never started.
 4. Nothing lost or corrupted: after every reboot the profiles on flash are
    each as the oracle had them before or after the write the cut hit, and the
    override records already flushed are all in the log.
@@ -35,19 +42,25 @@ the duration of a run (tests/test_doseguard_mutation.py).
 """
 
 import random
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Optional
 
 from picostim.boardcheck import _use_firmware
+from picostim.fakehw import micropython_shim
 from picostim.fakehw.clock import Reset
 from picostim.fakehw.flash import FlashFS
 
 _use_firmware()
+sys.modules.setdefault("micropython", micropython_shim)  # CPython: const() for stim.supervisor
 from stim import doseguard, policy, store  # noqa: E402 - firmware/ is importable only after _use_firmware()
+from stim import supervisor as sv  # noqa: E402
 from stim.clients import Clients  # noqa: E402
+from stim.guardshell import GuardShell  # noqa: E402
 
-__all__ = ["POLICIES", "World", "doseguard", "due_refusal", "mutated", "random_steps", "run", "search"]
+__all__ = ["POLICIES", "GuardShell", "World", "doseguard", "due_refusal", "mutated", "random_steps", "run",
+           "search", "sv"]
 
 CHANNELS = 2
 MAX_UA = [80_000, 80_000]
@@ -109,6 +122,37 @@ def due_refusal(pol: policy.Policy, who: Optional[Person], now: Optional[int]) -
     return None, False
 
 
+class SpyStore(store.Store):
+    """The firmware's store, noting the guard records it is handed (kept as the store keeps them)."""
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.guard_calls: list[tuple[Optional[str], str, bool]] = []
+
+    def log_guard(self, client: Optional[str], reason: str, overridden: bool, t_ms: int,
+                  wall: Optional[int] = None) -> None:
+        self.guard_calls.append((client, reason, overridden))
+        super().log_guard(client, reason, overridden, t_ms, wall)
+
+
+class Rtc:
+    """The board's clock as stim.guardshell reads it: the world's time, or None when not valid."""
+
+    def __init__(self, world: "World") -> None:
+        self.world = world
+
+    def read(self) -> Optional[int]:
+        return self.world.board_now()
+
+
+class Program:
+    name = "lbp"
+
+
+ENABLE_MS = 60  # the key's debounce (supervisor.ENABLE_STABLE_MS) is past after this
+TICK_MS = 100  # the supervisor's steps in a session (its ramp never advances by more at once)
+
+
 class World:
     def __init__(self, pol: policy.Policy) -> None:
         self.pol = pol
@@ -125,7 +169,7 @@ class World:
 
     # -- the board -------------------------------------------------------------------------
     def boot(self) -> None:
-        self.store = store.Store(self.fs, store.Settings([0] * CHANNELS), max_ua=MAX_UA)
+        self.store = SpyStore(self.fs, store.Settings([0] * CHANNELS), max_ua=MAX_UA)
         self.clients = Clients(self.store, CHANNELS, MAX_UA)
         if self.clients.warning is not None or self.store.warnings:
             self.fail("boot warned: %r %r" % (self.clients.warning, self.store.warnings))
@@ -224,9 +268,14 @@ class World:
         if pid is not None and who is None:
             pid = None  # no such profile: the trainer runs it anonymous
         now = self.board_now()
-        req = doseguard.Request("lbp", duration_s, list(ceilings))
-        profile = self.clients.get(pid) if pid is not None else None
-        d = doseguard.decide(self.pol, profile, req, now, override)
+        sup, shell = self.wired(pid, duration_s, ceilings)
+        if override:
+            shell.arm_override(sup, Program, 0)  # the supervisor's gesture (key in)
+        calls = len(self.store.guard_calls)
+        refused = shell.start(sup, Program, 0)  # START: the decision with the clock read now
+        d = shell.decision
+        if (refused is None) != d.allowed:
+            self.fail("the shell's answer %r does not match its decision %r" % (refused, d))
         pol = self.pol
         reason, overridable = due_refusal(pol, who, now)
         if d.allowed:
@@ -252,6 +301,16 @@ class World:
                 if d.ceilings_ua[ch] > lim or d.ceiling(ch) > lim:
                     self.fail("ch%d ceiling %d uA above %d uA (asked %d)" % (ch + 1, d.ceilings_ua[ch], lim,
                                                                               ceilings[ch]))
+                if sup.cap_ua(ch) > lim:
+                    self.fail("ch%d: the supervisor's cap %d uA is above %d uA" % (ch + 1, sup.cap_ua(ch), lim))
+            if sup.session_limit_ms > top * 1000:
+                self.fail("the supervisor's session limit %d ms is above %d s" % (sup.session_limit_ms, top))
+            logged = self.store.guard_calls[calls:]
+            if d.overridden and logged != [(pid, d.reason, True)]:
+                self.fail("an overridden session started without its override logged: %r" % logged)
+            if not d.overridden and any(o for _c, _r, o in logged):
+                self.fail("an override logged for a session that needed none: %r" % logged)
+            self.run_session(sup, lim_all=[min(ceilings[ch], sup.cap_ua(ch)) for ch in range(CHANNELS)])
         else:
             if reason is None:
                 self.fail("%s refused (%s) though no rule refuses it" % (pid, d.reason))
@@ -259,16 +318,17 @@ class World:
                 self.fail("%s: the override of %s was not honoured (%r)" % (pid, reason, d))
             if d.ceiling(0) != 0 or d.within(0):
                 self.fail("a refusal lets the session run")
-            if not override:
-                self.store.log_guard(pid, d.reason or "?", False, 0, now)
+            # The controller does not pass this START on (stim.controller._guard_start). Without an override
+            # to give, the supervisor's caps are 0 too, so that it would refuse the start by itself.
+            if not d.overridable and any(sup.cap_ua(ch) for ch in range(CHANNELS)):
+                self.fail("a refusal without override leaves the supervisor caps %r"
+                          % [sup.cap_ua(ch) for ch in range(CHANNELS)])
             self.flush(before)
             return
         self.sessions += 1
-        if d.overridden:
-            self.store.log_guard(pid, d.reason or "?", True, 0, now)
         ran_s = d.max_s * run_pct // 100
         self.true_now += ran_s
-        peaks = [d.ceilings_ua[ch] * peak_pct[ch] // 100 for ch in range(CHANNELS)]
+        peaks = [sup.cap_ua(ch) * peak_pct[ch] // 100 for ch in range(CHANNELS)]
         if pid is not None and who is not None:
             end = self.board_now()
             self.clients.record_session(pid, end, peaks)
@@ -277,6 +337,42 @@ class World:
             who.peak = peaks
         self.flush(before)
         self.check_log()
+
+
+    # -- the wiring (the board's controller does the same: stim.controller) ------------------------
+    def wired(self, pid: Optional[str], duration_s: int, ceilings: "tuple[int, ...]") -> "tuple[Any, Any]":
+        """A supervisor with a program asking for `ceilings` and `duration_s`, and the guard's shell."""
+        sup = sv.Supervisor(MAX_UA, 100_000, 50_000, 3600 * 1000, step_ua=5000)
+        sup.set_program(list(ceilings), [True] * CHANNELS, duration_s * 1000, 1000)
+        shell = GuardShell(CHANNELS, self.store, None)
+        shell.policy, shell.policy_reason, shell._dg = self.pol, None, doseguard
+        shell.rtc = Rtc(self)
+        shell.clients = self.clients
+        shell.client = pid
+        shell.preview(sup, Program, 0)
+        self.t_ms = 0
+        return sup, shell
+
+    def key_in(self, sup: Any) -> None:
+        for _ in range(2):
+            sup.step(self.t_ms, True, True)
+            self.t_ms += ENABLE_MS
+
+    def run_session(self, sup: Any, lim_all: "list[int]") -> None:
+        """START, + pressed each step for a few seconds: no level above the bounds, then stop."""
+        self.key_in(sup)
+        sup.step(self.t_ms, True, True, sv.START_PAUSE)
+        if sup.state != sv.RUNNING:
+            if any(lim_all):
+                self.fail("an allowed session did not start (%r)" % sup.alert)
+            return
+        for _ in range(40):
+            self.t_ms += TICK_MS
+            sup.step(self.t_ms, True, True, sv.PLUS)
+            for ch in range(CHANNELS):
+                if sup.level_ua[ch] > lim_all[ch]:
+                    self.fail("ch%d level %d uA above %d uA in the session" % (ch + 1, sup.level_ua[ch], lim_all[ch]))
+        sup.step(self.t_ms + TICK_MS, True, True, sv.STOP)
 
 
 @contextmanager

@@ -153,3 +153,62 @@ def test_panel_step_allocates_nothing() -> None:
             p.step(t, PLUS if (t // 700) % 2 else 0, True)
     finally:
         micropython.heap_unlock()
+
+
+# -- profile selection, screening and the override (docs/clients.md) -----------------------------
+def test_program_steps_on_a_short_release_and_a_hold_enters_and_leaves_profile_selection() -> None:
+    b = Buttons()
+    b.hold(PROG, 100)
+    assert b.kinds() == []  # nothing yet: program acts on release (a hold is the selection gesture)
+    b.hold(0, 100)
+    assert b.kinds() == [pn.PROGRAM]
+    b.hold(PROG, 1100, key=False)  # no key needed: the trainer selects
+    assert b.kinds() == [pn.PROGRAM, pn.PROFILES] and b.p.selecting
+    b.hold(0, 100)
+    assert b.kinds() == [pn.PROGRAM, pn.PROFILES]  # the hold's release steps no program
+    b.hold(PLUS, 50)
+    b.hold(0, 100)
+    b.hold(MINUS, 50)
+    b.hold(0, 100)
+    b.hold(START, 100)
+    assert b.kinds()[2:] == [pn.PROFILE_NEXT, pn.PROFILE_PREV]  # start_pause starts nothing while selecting
+    b.hold(0, 100)
+    assert b.kinds()[2:] == [pn.PROFILE_NEXT, pn.PROFILE_PREV, pn.PROFILE_PICK] and not b.p.selecting
+    b.hold(PROG, 1100)
+    b.hold(0, 100)
+    b.hold(PROG, 100)
+    b.hold(0, 100)  # a short program press leaves the selection
+    assert b.kinds()[-2:] == [pn.PROFILES, pn.PROFILES] and not b.p.selecting
+
+
+def test_screening_needs_the_key_and_a_two_second_hold_in_selection() -> None:
+    b = Buttons()
+    b.hold(PROG, 1100)
+    b.hold(0, 100)
+    b.hold(START, 2500, key=False)
+    assert pn.SCREENED not in b.kinds()
+    b.hold(0, 100, key=False)
+    assert b.kinds()[-1] == pn.PROFILE_PICK  # without the key it was only a pick
+    b.hold(PROG, 1100)
+    b.hold(0, 100)
+    b.hold(START, 1900)
+    assert pn.SCREENED not in b.kinds()
+    b.hold(START, 200)
+    b.hold(0, 100)
+    assert b.kinds()[-1] == pn.SCREENED and b.p.selecting  # and its release picks nothing
+
+
+def test_the_override_needs_the_key_and_start_and_minus_held_together_for_two_seconds() -> None:
+    b = Buttons()
+    b.hold(START | MINUS, 2500, key=False)
+    b.hold(0, 100, key=False)
+    assert pn.OVERRIDE not in b.kinds()
+    b.hold(START, 2500)  # one hand: no override
+    b.hold(0, 100)
+    assert pn.OVERRIDE not in b.kinds()
+    n = len(b.intents)
+    b.hold(START | MINUS, 2100)
+    b.hold(0, 100)
+    got = b.kinds()[n:]
+    assert got[:2] == [pn.MINUS, pn.START_PAUSE] and got[-1] == pn.OVERRIDE  # the press tries a start first
+    assert set(got[2:-1]) == {pn.MINUS}  # - repeats while held (at READY it moves nothing)

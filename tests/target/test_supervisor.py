@@ -259,3 +259,49 @@ def test_steady_tick_allocates_nothing() -> None:
     finally:
         micropython.heap_unlock()
     assert s.state == sv.RUNNING
+
+
+# -- the dose guard's caps (Supervisor.set_guard; the guard itself: tests/target/test_doseguard.py) --
+def test_the_guard_ceiling_only_lowers_and_holds_the_level() -> None:
+    d = Driver(_sup())
+    s = d.s
+    assert s.set_guard((20_000, 100_000), 600_000)
+    assert (s.cap_ua(0), s.cap_ua(1)) == (20_000, 60_000)  # ch 2: the program's 60 mA stays the cap
+    assert (s.base_cap_ua(0), s.base_cap_ua(1)) == (60_000, 60_000)
+    d.ready()
+    d.step(sv.START_PAUSE)
+    for _ in range(40):
+        d.step(sv.PLUS)
+        d.run(200)
+    assert s.state == sv.RUNNING and s.level_ua[0] == 20_000 and s.level_ua[1] == 40_000
+    d.step(sv.SET_LIMIT, 0, 80_000)  # raising the limit with the key in does not lift the guard's ceiling
+    d.run(500)
+    assert s.level_ua[0] == 20_000
+    assert not s.set_guard((80_000, 80_000), 600_000)  # never while a session runs
+    assert s.cap_ua(0) == 20_000
+
+
+def test_the_guard_duration_ends_the_session_like_the_session_limit() -> None:
+    d = Driver(_sup(duration=600_000))
+    s = d.s
+    s.set_guard((80_000, 80_000), 5_000)
+    assert s.session_limit_ms == 5_000
+    s.set_program((60_000, 60_000), (True, True), 600_000, s.ramp_down_ms)  # a program change keeps it
+    assert s.session_limit_ms == 5_000
+    d.ready()
+    d.step(sv.START_PAUSE)
+    d.step(sv.PLUS)
+    d.run(4_000)
+    assert s.state == sv.RUNNING
+    d.run(1_200)
+    assert s.state == sv.READY and s.end_reason == sv.END_COMPLETED and s.level_ua == [0, 0]
+    s.set_guard((80_000, 80_000), 900_000)  # longer than the program: the program's 600 s hold
+    assert s.session_limit_ms == 600_000
+
+
+def test_a_zero_guard_ceiling_refuses_the_start() -> None:
+    d = Driver(_sup())
+    d.s.set_guard((0, 0), 0)
+    d.ready()
+    d.step(sv.START_PAUSE)
+    assert d.s.state == sv.READY and d.s.alert == "start refused: no program"

@@ -54,10 +54,16 @@ def _firmware(name: str) -> Any:
 class Rig:
     """One simulated board and a trainer's hands on it (pins only), with readers for its outputs."""
 
-    def __init__(self, board_file: "str | Path" = STIM4, key: bool = True, settle_ms: int = 300) -> None:
+    def __init__(self, board_file: "str | Path" = STIM4, key: bool = True, settle_ms: int = 300,
+                 chip: "Any" = None, flash_dir: "str | Path | None" = None,
+                 on_boot: "Optional[Callable[[int], None]]" = None) -> None:
+        """chip: one with devices attached (a DS3231); flash_dir: a flash with files on it; on_boot: a
+        hook the runner calls at every boot before main.py (e.g. a mutant for a mutation test)."""
         self.board = _firmware("stim.board").load(str(board_file))
         self.fb = _firmware("stim.feedback")
-        self.runner = BoardRunner(board_file)
+        self.runner = BoardRunner(board_file, chip=chip, flash_dir=flash_dir)
+        if on_boot is not None:
+            self.runner.on_boot.append(on_boot)
         self.chip = self.runner.chip
         self.world = World(self.chip, self.board)
         self.world.estop(False)

@@ -39,10 +39,11 @@ def run(board_file: str, script: Optional[str], until_s: Optional[float], vcd_pa
     except scenario.ScenarioError as e:
         err.write("picostim sim: bad scenario, nothing was run:\n%s\n" % e)
         return 2
-    model_only = [a for a in actions if a.kind in ("hang", "advance")]
+    model_only = [a for a in actions if a.kind in ("hang", "advance", "profile")]
     if model_only:
-        why = ("the emulated chip cannot stall its own loop" if model_only[0].kind == "hang" else
-               "the emulated board has no DS3231 model")
+        why = {"hang": "the emulated chip cannot stall its own loop",
+               "advance": "the emulated board has no DS3231 model",
+               "profile": "the selection is read from the model's OLED"}[model_only[0].kind]
         err.write("picostim sim: bad scenario, nothing was run:\n%s:%d: '%s' runs on the model only (%s)\n"
                   % (script, model_only[0].line, model_only[0].kind, why))
         return 2

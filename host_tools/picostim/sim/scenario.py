@@ -16,6 +16,10 @@ a file must be in time order (equal times run in file order):
     <seconds> advance <span>          time travel: the board is off for <span> (e.g. 3d, 12h, 30m, 90s) and
                                       powers on again; a DS3231 (board file `rtc`) keeps running on its
                                       battery meanwhile, so the wall clock has moved on (model only)
+    <seconds> profile <ID>|none       the trainer selects a client profile (docs/clients.md): holds
+                                      program PROFILE_HOLD_S, presses + until the OLED shows the id
+                                      (or "no profile"), then presses start_pause to pick it; each
+                                      step waits for the screen. Needs a board with a display (model only)
 
 Buttons are the board file's (start_pause, plus, minus, channel, program).
 A channel is its number (1 = the first channel) or its name in the board file
@@ -39,7 +43,10 @@ if TYPE_CHECKING:
 PRESS_S = 0.1  # how long `press` holds a button: well past the panel's 30 ms debounce
 NS_PER_S = 1_000_000_000
 
-KINDS = ("key", "estop", "press", "hold", "sense", "hang", "console", "power", "host", "advance")
+KINDS = ("key", "estop", "press", "hold", "sense", "hang", "console", "power", "host", "advance", "profile")
+PROFILE_HOLD_S = 1.2  # past the panel's 1 s hold (stim.panel.PROFILE_HOLD_MS)
+PROFILE_LOOK_S = 1.0  # a change is on the OLED within ~0.9 s (200 ms compose + 64 ticks of 16 bytes)
+PROFILE_STEPS_MAX = 70  # more than the board's profiles (64) plus "no profile" and "new profile"
 SPAN_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 SPAN_MAX_S = 366 * 86400
 
@@ -205,8 +212,23 @@ def _parse_line(text: str, board: "Optional[Board]") -> "Optional[tuple[int, str
         if len(words) != 1:
             raise _Bad("advance takes one span, e.g. 'advance 3d' (units s, m, h, d)")
         return t_ns, "advance", (_span(words[0]),)
+    if verb == "profile":
+        if len(words) != 1:
+            raise _Bad("profile takes one client id or 'none', e.g. 'profile C017'")
+        pid = words[0].upper()
+        if pid != "NONE" and not _client_id(pid):
+            raise _Bad("profile %r: a client id is 1..8 of A-Z, 0-9 and -, with a digit (or 'none')" % words[0])
+        if board is not None and board.display is None:
+            raise _Bad("profile: the selection is read from the OLED, and this board file has no display")
+        return t_ns, "profile", ("" if pid == "NONE" else pid,)  # "": no profile
     raise _Bad("unknown action %r; actions are key, estop, press, hold, sense, hang, console, power cut, host,"
-               " advance" % verb)
+               " advance, profile" % verb)
+
+
+def _client_id(word: str) -> bool:
+    from stim.clients import valid_id
+
+    return bool(valid_id(word))
 
 
 def _span(word: str) -> int:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 from picostim.fakehw.runner import BoardRunner
 
-from . import stall
-from .scenario import Action
+from . import scenario, stall
+from .scenario import NS_PER_S, Action
 from .world import World
 
 if TYPE_CHECKING:
@@ -102,6 +102,8 @@ class SimSession:
             if dev is not None:
                 dev.power_off(int(a.args[0]))  # on its battery the clock runs on while the board is off
             self.runner.power_cut_at(self.now_ns)
+        elif a.kind == "profile":
+            self._select_profile(str(a.args[0]) or None)
         elif a.kind == "host":
             if a.args[0]:
                 self.runner.usb.resume_reading()
@@ -109,3 +111,33 @@ class SimSession:
                 self.runner.usb.stop_reading()
         else:
             raise ValueError("unknown scenario action " + repr(a.kind))
+
+    # -- the profile selection gesture (docs/clients.md), as a trainer does it: by the screen ------
+    def _select_profile(self, pid: "Optional[str]") -> None:
+        w = self.world
+        t = self.now_ns
+        w.button("program", True)  # held: profile selection
+        self.runner.at(t + round(scenario.PROFILE_HOLD_S * NS_PER_S), lambda: w.button("program", False))
+        self.runner.at(t + round((scenario.PROFILE_HOLD_S + scenario.PROFILE_LOOK_S) * NS_PER_S),
+                       lambda: self._look_for(pid, 0))
+
+    def _shown(self, pid: "Optional[str]") -> bool:
+        d = self.runner.display
+        words = " ".join(d.text()).split() if d is not None else []
+        want = ["?", pid] if pid is not None else ["?", "no", "profile."]
+        return any(words[i:i + len(want)] == want for i in range(len(words)))
+
+    def _look_for(self, pid: "Optional[str]", n: int) -> None:
+        w = self.world
+        press = round(scenario.PRESS_S * NS_PER_S)
+        if self._shown(pid) or n >= scenario.PROFILE_STEPS_MAX:
+            # Found: start_pause picks it. Not found after every entry: program leaves, nothing changes.
+            name = "start_pause" if n < scenario.PROFILE_STEPS_MAX else "program"
+            self.log.append((self.now_ns, "profile %s %s" % (pid or "none", "picked" if name == "start_pause"
+                                                                else "not found")))
+            w.button(name, True)
+            self.runner.at(self.now_ns + press, lambda: w.button(name, False))
+            return
+        w.button("plus", True)
+        self.runner.at(self.now_ns + press, lambda: w.button("plus", False))
+        self.runner.at(self.now_ns + round(scenario.PROFILE_LOOK_S * NS_PER_S), lambda: self._look_for(pid, n + 1))

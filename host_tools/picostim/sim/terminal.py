@@ -16,6 +16,7 @@ holds that button for HOLD_S, e.g. C for the supervisor-mode hold):
     k  supervisor key in/out       e  e-stop press/release
     s  start/pause (also space)    u  plus (also + =)     d  minus (also -)
     c  channel                     p  program
+    v  the supervisor's override: start/pause and minus held together (docs/clients.md)
     h  hang the main loop          x  power cut           o  OLED text/pixels
     q  quit
 
@@ -209,7 +210,8 @@ class Panel:
         out.extend(self.messages)
         out.append("")
         out.append("keys: k key  e e-stop  s start/pause  u plus  d minus  c channel  p program")
-        out.append("      S U D C P hold 2.5 s   h hang   x power cut   o OLED view   q quit")
+        out.append("      S U D C P hold 2.5 s   v override (S and D held together)")
+        out.append("      h hang   x power cut   o OLED view   q quit")
         return out
 
     def _indicator(self, i: int) -> str:
@@ -237,6 +239,9 @@ class Panel:
             sess.apply(Action(now, "hang", (), 0, "hang"))
         elif ch == "x":
             sess.apply(Action(now, "power", (), 0, "power cut"))
+        elif ch == "v" and "start_pause" in self.board.inputs.buttons and "minus" in self.board.inputs.buttons:
+            for name in ("start_pause", "minus"):  # two hands: both held at once
+                sess.apply(Action(now, "hold", (name, round(HOLD_S * NS_PER_S)), 0, "override: hold " + name))
         elif ch in self.keys:
             kind, name = self.keys[ch]
             dur = PRESS_S if kind == "press" else HOLD_S
