@@ -186,7 +186,7 @@ def _stimulating(rig: Rig) -> None:
     rig.wait(80)
     rig.press("start_pause")
     for _ in range(5):
-        rig.press("plus", 45, 35)
+        rig.press("plus", 45, 45)  # released longer than the 30 ms debounce plus a tick
     rig.wait(1000)
     t = rig.now_ns
     assert rig.chip.edges(rig.board.channels[0].pulse_b, t - 200 * sc.MS, t)  # CH1 pulses
@@ -248,7 +248,7 @@ def test_a_hung_main_loop_is_reset_by_the_watchdog_and_nothing_resumes_until_a_k
         for _ in range(2):
             rig.press("start_pause")
             for _ in range(3):
-                rig.press("plus", 45, 35)
+                rig.press("plus", 45, 45)  # released longer than the 30 ms debounce plus a tick
             rig.wait(500)
         for p in pins:
             assert chip.edges(p, reset_t, rig.now_ns) == [] and chip.gpio[p].funcsel == FUNC_SIO
@@ -262,7 +262,7 @@ def test_a_hung_main_loop_is_reset_by_the_watchdog_and_nothing_resumes_until_a_k
         t = rig.now_ns
         rig.press("start_pause")
         for _ in range(3):
-            rig.press("plus", 45, 35)
+            rig.press("plus", 45, 45)  # released longer than the 30 ms debounce plus a tick
         rig.wait(600)
         assert any(chip.edges(p, t, rig.now_ns) for p in pins)
         assert {"k": "reset", "cause": "watchdog"}.items() <= next(

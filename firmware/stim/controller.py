@@ -75,7 +75,7 @@ class Controller:
         sense = getattr(hw, "sense", None)  # the hal's ADCs, None per channel without a sense line
         self._sensed = tuple(c for c in range(n) if sense is None or sense[c] is not None)
         self.driving = False  # some channel was driven above 0 this tick
-        self._killed_now = False  # this tick found the kill path fired: outputs off, no pump toggle
+        self._killed_now = False  # this tick found the kill path fired: outputs off
         self._all_off = False  # all_off() done since the last commit: idle ticks skip it
         self.envelope = 0  # permille of the level, from the program's work/rest cycle
         self.error: "Optional[str]" = None  # text of the last internal error
@@ -236,16 +236,24 @@ class Controller:
         if wdt is not None and want < wdt.timeout_ms:
             wdt.set_timeout(want)  # shorter first: a session may go live in _apply
         self._apply()
+        self._pump()
         if wdt is not None and want > wdt.timeout_ms and not self.driving:
             wdt.set_timeout(want)  # longer only now, with every output off (before any flush)
         self._record(now_ms)
         self._feedback(now_ms)
-        if sup.pump and not self._killed_now:
+        if sup.feed_wdt and wdt is not None:
+            wdt.feed()
+
+    def _pump(self) -> None:
+        """The dynamic enable, right after the commit: toggled only if the supervisor lets a channel
+        drive and no kill has fired since this tick read its inputs (the live count, not only what
+        _apply saw: a kill landing after the commit must not be followed by a toggle that keeps the
+        stage powered for another hold_ms; found by the stateful search once the model charged the
+        tick's Python time). What is left is the few microseconds between this check and the write."""
+        if self.sup.pump and self.kill.count == self._kills_seen:
             self.hw.toggle_charge_pump()  # the stage keeps its supply only while this goes on
         else:
             self.hw.stop_charge_pump()
-        if sup.feed_wdt and wdt is not None:
-            wdt.feed()
 
     def _inputs(self, now_ms: int) -> None:
         """The key and e-stop levels into the supervisor's inputs, and the panel stepped."""

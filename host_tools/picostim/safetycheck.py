@@ -1264,7 +1264,7 @@ def start_sequence(rig: "Rig", mode: int, ticks_ms: int, taps: int) -> None:
     if mode <= 4:
         rig.press("start_pause")
         for _ in range(taps):
-            rig.press("plus", 45, 35)
+            rig.press("plus", 45, 45)  # released 45 ms: a release shorter than debounce + a tick may not count
 
 
 def act(rig: "Rig", kind: str, arg: Any, after: int) -> None:

@@ -157,7 +157,7 @@ def measure_kill_latency(trials: int = KILL_TRIALS, calibrated: "bool | None" = 
             if trial % 4 != 3:
                 rig.press("start_pause")
                 for _ in range(3):
-                    rig.press("plus", 45, 35)
+                    rig.press("plus", 45, 45)  # released 45 ms: a release shorter than debounce + a tick may not count
                 rig.wait(300)
             # Edges across the whole tick: a quarter at the start of the tick's output section, where
             # IRQs are held back (the kill waits for the section to end); a quarter there in the tick
@@ -188,7 +188,7 @@ def measure_kill_latency(trials: int = KILL_TRIALS, calibrated: "bool | None" = 
                 rig.press("start_pause")
                 rig.during_masked(at_start)
                 for _ in range(3):
-                    rig.press("plus", 45, 35)
+                    rig.press("plus", 45, 45)  # released 45 ms: a release shorter than debounce + a tick may not count
                 rig.wait(300)
             elif where == 0:
                 rig.during_masked(act)
@@ -346,7 +346,7 @@ def measure_model_loop(calibrated: "bool | None" = None, steady_s: float = LOOP_
         rig.press("program")  # tens_conventional: every channel in use
         rig.press("start_pause")
         for _ in range(3):
-            rig.press("plus", 45, 35)
+            rig.press("plus", 45, 45)  # released 45 ms: a release shorter than debounce + a tick may not count
         rig.wait(1000)
         clock = rig.chip.clock
         sleeps: list[tuple[int, int]] = []
