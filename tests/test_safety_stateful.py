@@ -39,6 +39,7 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Optional
 
+import pytest
 from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
@@ -348,3 +349,43 @@ def test_the_bench_figures_come_out_of_the_model_and_the_vm() -> None:
     assert steps > seqs  # a check after every step, several steps a sequence
     vm = bench.measure_vm()
     assert vm["running"] == 1 and vm["tick_alloc"] == 0 and vm["kill_alloc"] == 0 and vm["tick_us"] > 0
+
+
+@pytest.mark.parametrize("delay_us", ["masked", 300, 1500, 2500, 2900, 3200, 3600, 4200,
+                                      10_300, 11_500, 12_500, 12_900, 13_200, 13_600, 14_200])
+def test_a_key_removed_mid_tick_is_never_followed_by_a_charge_pump_toggle(delay_us: "int | str") -> None:
+    """The key comes out at delay_us into a running tick (or the one after: the pump's level
+    alternates, and only a toggle towards high makes an edge after the kill parked it low): before
+    the tick's inputs are read, between them and the commit, or after the commit (the model charges
+    each part of the tick its silicon time, so these land in different parts). The kill path parks
+    the pump pin; the tick must not toggle it again (the checker's pump rule: no toggle while no
+    channel may drive), neither when _apply saw the kill nor when it came after the commit.
+    "masked": the key comes out while the commit holds IRQs back, so the kill runs right after the
+    commit (the stateful search found the toggle that followed it, ~0.3 ms later, before the fix)."""
+    rig = Rig(sc.STIM4)
+    try:
+        _stimulating(rig)
+        rig.mid_tick("key out", delay_us if delay_us == "masked" else int(delay_us))  # us into the next tick
+        rig.wait(200)
+        assert rig.violations == [], rig.violations
+        assert sc.status_lines(rig.runner.console_out)[-1]["status"] == "SAFE"
+    finally:
+        rig.close()
+
+
+def test_the_stateful_searchs_pump_case_a_key_out_in_the_commit_then_a_hang() -> None:
+    """The sequence the random search found once the model charged the tick's Python time: a session
+    with one + tap, a hang asked for at the next pass, and the key out while the pass already running
+    commits (IRQs held back, so the kill runs right after the commit). The charge pump toggled ~0.3 ms
+    after that kill (after the recorder and the LED), keeping the stage powered; now the toggle follows
+    the commit and checks the live kill count."""
+    rig = Rig(sc.STIM4)
+    try:
+        sc.start_sequence(rig, 0, 0, 1)
+        rig.hang()
+        rig.wait(0)
+        rig.mid_tick("key out", "masked")
+        rig.wait(150)
+        assert rig.violations == [], rig.violations
+    finally:
+        rig.close()

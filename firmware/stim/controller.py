@@ -246,11 +246,11 @@ class Controller:
 
     def _pump(self) -> None:
         """The dynamic enable, right after the commit: toggled only if the supervisor lets a channel
-        drive and no kill has fired since this tick read its inputs (the live count, not only what
-        _apply saw: a kill landing after the commit must not be followed by a toggle that keeps the
+        drive and no kill has fired since this tick read its inputs (neither one _apply saw, nor one
+        after it, by the live count: a kill landing after the commit must not be followed by a toggle that keeps the
         stage powered for another hold_ms; found by the stateful search once the model charged the
         tick's Python time). What is left is the few microseconds between this check and the write."""
-        if self.sup.pump and self.kill.count == self._kills_seen:
+        if self.sup.pump and not self._killed_now and self.kill.count == self._kills_seen:
             self.hw.toggle_charge_pump()  # the stage keeps its supply only while this goes on
         else:
             self.hw.stop_charge_pump()
