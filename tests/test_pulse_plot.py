@@ -4,7 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
-from picostim import cli
+from picostim import cli, plot
+from picostim.pulserun import firmware_module, run_train
 
 REPO = Path(__file__).resolve().parents[1]
 BOARD = str(REPO / "boards" / "stim4.json")
@@ -40,15 +41,19 @@ def test_bad_program_is_a_clear_error_and_nonzero_exit(tmp_path: Path, capsys: p
     assert "(file): cannot read" in capsys.readouterr().err
 
 
-def test_a_gap_the_firmware_cannot_make_yet_is_refused_not_drawn(tmp_path: Path,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    """plot draws what the model makes; until the gap is made (docs/programs.md) it refuses a program
-    asking for one, or for the positive phase first, with the firmware's own error."""
+def test_a_gap_and_the_positive_phase_first_are_drawn_from_the_model(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """plot draws what the model makes: a program with an interphase interval, the positive phase
+    first, is drawn, and the pair panel's title gives the gap and the order measured on the pins."""
+    f = tmp_path / "gap.json"
+    f.write_text(json.dumps({"freq_hz": 50, "width_us": 300, "interphase_us": 100, "lead": "positive"}))
     out = tmp_path / "gap.png"
-    for d, want in (({"freq_hz": 50, "width_us": 300, "interphase_us": 100}, "interphase_us: 100 us: "),
-                    ({"freq_hz": 50, "width_us": 300, "lead": "positive"}, "lead: 'positive': ")):
-        f = tmp_path / "gap.json"
-        f.write_text(json.dumps(d))
-        assert cli.main(["plot", str(f), "-o", str(out), "--board", BOARD]) == 2
-        assert "picostim plot: " + want in capsys.readouterr().err
-        assert not out.exists()
+    assert cli.main(["plot", str(f), "-o", str(out), "--board", BOARD]) == 0
+    assert out.exists() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    brd = firmware_module("stim.board").load(BOARD)
+    program = plot.load_program(str(f), len(brd.channels))
+    settings = firmware_module("stim.pulse").train_settings(program, brd.cpu_hz, brd.limits.guard_us,
+                                                                 brd.limits.dead_time_us)
+    c0 = brd.channels[0]
+    titles = plot.draw(program, settings, run_train(settings, c0.pulse_a, c0.pulse_b, 3), str(out))
+    assert "positive 300.000 us, gap 100.000 us, negative 300.000 us" in titles[-1], titles

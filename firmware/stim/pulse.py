@@ -1,45 +1,40 @@
-"""The pulse engine's pure core: slice settings, DMA pattern words, envelope, intensity caps, DAC codes.
+"""The pulse engine's pure core: pulse-train settings, the PIO program's words, envelope, caps, DAC codes.
 
 How a channel's pulse train is made (hal/pulse_hw.py drives it, fakehw models it)
 ---------------------------------------------------------------------------------
-One PWM slice per channel: channel A, not inverted, is the positive phase;
-channel B, inverted, the negative phase. The slice runs with an *integer*
-divider `div`, so every count lasts exactly div sysclk cycles and the two
-phases, both `w` counts wide, are equal to the cycle. One slice period, a
-"slot", is K = TOP + 1 counts. A 32-bit CC word per slot says what fires in
-that slot:
+One PIO state machine per channel runs PROGRAM (below) at the full system
+clock, so every stretch is a whole number of cycles (8 ns at 125 MHz) at
+every frequency: there is no PWM floor. Per pulse the machine takes four
+32-bit words from its TX FIFO, each a cycle count minus that stretch's fixed
+instruction overhead:
 
-    B on : CC_B = K - w   B is high in the last w counts of the slot
-    A on : CC_A = w       A is high in the first w counts of the slot
-    off  : CC_B = K, CC_A = 0
+    rest R  both pins low        R + 4 cycles
+    lead L  the lead pin high    L + 3 cycles
+    gap G   both pins low        G + 2 cycles
+    trail T the trail pin high   T + 2 cycles
 
-A biphasic pair is B at the end of slot i and, from the wrap on, A at the
-start of slot i + 1: zero inter-phase gap, equal widths, zero net charge.
+The lead pin is the machine's side-set pin and the trail pin its `set` pin:
+B (the odd GPIO, the negative phase) then A for `"lead": "negative"`, A then
+B for `"positive"`. Only the three instructions around `lead:` raise the lead
+pin and only `trail:` raises the trail pin, with the gap loop between them,
+so the two phases cannot overlap whatever the words say. The gap a pair
+needs is gap_us() = max(interphase_us, dead_time_us), and at least 2 cycles.
 
-A DMA channel paced by the slice's wrap (DREQ_PWM_WRAP0 + slice) writes one
-word per slot into CC, which is double-buffered: the word written in slot i
-governs slot i + 1. The n words of one "program" (one pulse period, or one
-burst period) are replayed by a second, unpaced DMA channel that restarts
-the first at every program end. Every program starts with B and ends with two
-off words, so a program boundary is always idle with every B followed by its
-A: stopping is one CPU store (the restart address := 0), and the hardware
-finishes the program in progress. This one mechanism serves every frequency:
-continuous trains use m >= 3 slots per pulse period, so the sub-floor range
-(below ~7.5 Hz, where one 16-bit slice period cannot span a pulse period at
-125 MHz) is just a larger m, and burst TENS is a program of r pulse periods
-of which the first k carry pulses. The CPU does nothing per pulse.
+A DMA channel paced by the machine's TX FIFO feeds it the words of one
+"program" (one pulse period of a continuous train, or one burst period: k
+pairs, then the burst's idle time), in the order L, G, T, R for each pulse:
+the rest after a pulse belongs to it, so a program always ends with a rest
+and every lead with its trail. A second, unpaced DMA channel restarts the
+first at every program end. Stopping is one CPU store (the restart address
+:= 0): the hardware finishes the program in progress. The first rest of a
+train (START_REST_US at most) is put in the FIFO by the CPU before the train
+goes live, so the pads belong to the machine before the first phase. The CPU
+does nothing per pulse.
 
-The gap between the phases (issue 15). A program may ask for an interphase
-interval (interphase_us) and the board needs a dead time (limits.dead_time_us);
-the gap a pair needs is gap_us() = max(interphase_us, dead_time_us). The
-period fit reserves it: 2 * width + gap + guard must fit in the period. The
-slot scheme above cannot make a gap (B ends and A starts on the same wrap), so
-for now: the board's dead time is reserved in every fit but NOT made (pairs
-still have a zero gap, as before), and a program that asks for a gap or for the
-positive phase first is refused (check_made) rather than given a different
-pulse than it asked for. docs/programs.md has the design for making the gap.
-The RMS cap needs no change for the gap: no current flows in it, so the RMS
-over a period is I * sqrt(2 * w * f) whatever the gap.
+The period fit: 2 * width + gap + guard must fit in the period (the guard is
+the board's limits.guard_us, the least time with both phases off between
+pairs). The RMS cap needs nothing for the gap: no current flows in it, so the
+RMS over a period is I * sqrt(2 * w * f) whatever the gap.
 
 Pure: no machine import, no clock, integers only in everything the control
 tick calls (envelope_*, cap_ua, ua_to_code), and the products there stay
@@ -52,17 +47,39 @@ from stim.board import FieldError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, List, Optional, Tuple
+    from typing import Any, List, Tuple
 
     from stim.programs import Program
 
-MAX_WORDS = const(320)  # longest program (0.5 Hz bursts of 150 Hz pulses need 300 words)
-DIV_MAX = const(255)  # 8.4 divider, integer part; the fraction stays 0
-K_MAX = const(65535)  # TOP <= 0xFFFE so that CC_B = TOP + 1 ("off") still fits 16 bits
-MIN_SLOTS_CONTINUOUS = const(3)  # B slot, A slot, one idle slot to end the program on
-_PPM_ACCEPT = const(100_000)  # accept a period within 1/100000 (10 ppm) of the request
-_WIDTH_ACCEPT = const(20)  # accept a width within 1/20 us (50 ns) of the request
-_M_LOOK = const(12)  # slots-per-pulse values tried above the smallest that fits
+LEAD_NEGATIVE = "negative"
+LEAD_POSITIVE = "positive"
+MAX_PULSES = const(298)  # pulses in one program: a burst of up to r - 2 pulses, r <= 300 periods
+WORDS_PER_PULSE = const(4)  # L, G, T, R
+START_REST_US = const(1000)  # the first rest of a train, at most (the pads go to the machine in it)
+MIN_GAP_CYCLES = const(2)  # the gap loop's overhead: the smallest gap the program makes
+_REST_OVERHEAD = const(4)  # R + 4 cycles (out, jmp x-- passes, out) before the lead rises
+_LEAD_OVERHEAD = const(3)
+_GAP_OVERHEAD = const(2)
+_TRAIL_OVERHEAD = const(2)
+
+# The state machine's program (pioasm; side-set 1 pin, not optional; wrap 10 -> 0). Instruction
+# words for PIO instruction memory at offset 0 (jump targets are absolute). tests/test_pulse_pio.py
+# disassembles these words and compares them with this listing, and docs/programs.md gives it.
+PROGRAM = (
+    0x6020,  # 0       out x, 32        side 0   ; R: both pins low (after `set pins, 0`)
+    0x0041,  # 1 rest: jmp x--, rest    side 0
+    0x6020,  # 2       out x, 32        side 0   ; L (the only place an idle machine waits: pins low)
+    0xB042,  # 3       nop              side 1   ; the lead rises
+    0x1044,  # 4 lead: jmp x--, lead    side 1
+    0x7040,  # 5       out y, 32        side 1   ; G
+    0x0086,  # 6 gap:  jmp y--, gap     side 0   ; the lead falls
+    0x6020,  # 7       out x, 32        side 0   ; T
+    0xE001,  # 8       set pins, 1      side 0   ; the trail rises
+    0x0049,  # 9 trail: jmp x--, trail  side 0
+    0xE000,  # 10      set pins, 0      side 0   ; the trail falls; wrap to 0
+)
+PROGRAM_WRAP_TOP = const(10)
+IDLE_ADDRS = const(3)  # instructions 0..2 hold both pins low: at one of them with no word left, idle
 
 # IEC 60601-2-10: at most 50 mA RMS into 500 Ohm. RMS of symmetric biphasic pulses of peak I,
 # phase width w, rate f: I * sqrt(2 * w * f). With w in us: I_peak <= 5e7 / sqrt(2 * w_us * f) uA.
@@ -79,123 +96,99 @@ class PulseError(FieldError):
     """A setting the pulse engine refuses. str(e) is "<field>: <reason>"; e.path, e.reason."""
 
 
-class SliceSettings:
-    """What one channel's slice and DMA program need; build it with settings_for() or slice_settings()."""
+class TrainSettings:
+    """One channel's pulse train in cycles of the system clock; build it with settings_for() or
+    train_settings()."""
 
-    def __init__(self, cpu_hz: int, div: int, top: int, w: int, m: int, n: int, k: int, guard_cycles: int,
-                 freq_hz: int, width_us: int, burst_mhz: int, gap_cycles: int = 0) -> None:
+    def __init__(self, cpu_hz: int, freq_hz: int, width_us: int, burst_mhz: int, k: int, r: int,
+                 width_cycles: int, gap_cycles: int, guard_cycles: int, period_cycles: int,
+                 lead: str = LEAD_NEGATIVE) -> None:
         self.cpu_hz = cpu_hz
-        self.div = div  # integer clock divider 1..255 (DIV register = div << 4)
-        self.top = top  # TOP register: a slot is K = top + 1 counts
-        self.w = w  # phase width in counts, both phases
-        self.m = m  # slots per pulse period
-        self.n = n  # slots (DMA words) per program
-        self.k = k  # pulses per program (1 for a continuous train, pulses per burst for bursts)
-        self.guard_cycles = guard_cycles
-        # Reserved for the gap between the phases in the period fit (check()); the slot words do not
-        # make it yet: B still ends and A starts on the same wrap (module docstring).
-        self.gap_cycles = gap_cycles
         self.freq_hz = freq_hz  # as requested
         self.width_us = width_us
         self.burst_mhz = burst_mhz  # as requested, 0: no bursts
+        self.k = k  # pulses per program (1 for a continuous train)
+        self.r = r  # pulse periods per program (1 for a continuous train)
+        self.width_cycles = width_cycles  # each phase
+        self.gap_cycles = gap_cycles  # between the phases of a pair
+        self.guard_cycles = guard_cycles  # the least rest between pairs
+        self.period_cycles = period_cycles  # pulse to pulse within a program
+        self.lead = lead
 
     @property
-    def slot_cycles(self) -> int:
-        return (self.top + 1) * self.div
-
-    @property
-    def period_cycles(self) -> int:
-        """Pulse period (pulse to pulse within a program) in sysclk cycles."""
-        return self.m * self.slot_cycles
-
-    @property
-    def width_cycles(self) -> int:
-        return self.w * self.div
+    def n(self) -> int:
+        """Words per program."""
+        return WORDS_PER_PULSE * self.k
 
     @property
     def program_cycles(self) -> int:
         """One program: a pulse period for continuous trains, a burst period for bursts."""
-        return self.n * self.slot_cycles
+        return self.r * self.period_cycles
 
-    def pulse_at(self, i: int) -> bool:
-        """Does a pair start (B at the end of) slot i of the program?"""
-        return 0 <= i < self.n and i % self.m == 0 and i // self.m < self.k
+    @property
+    def pair_cycles(self) -> int:
+        return 2 * self.width_cycles + self.gap_cycles
+
+    def rest_cycles(self, j: int) -> int:
+        """The rest after pulse j of the program: to the next pulse, or the burst's idle time."""
+        if j < self.k - 1:
+            return self.period_cycles - self.pair_cycles
+        return (self.r - self.k + 1) * self.period_cycles - self.pair_cycles
+
+    def start_rest_cycles(self) -> int:
+        """The first rest of a train: the rest between pulses, START_REST_US at most (never below the
+        guard time)."""
+        r = self.period_cycles - self.pair_cycles
+        cap = self.cpu_hz // 1_000_000 * START_REST_US
+        cap = cap if cap > self.guard_cycles else self.guard_cycles
+        return r if r < cap else cap
 
     def word(self, i: int) -> int:
-        """CC word for slot i: A on if a pair started in slot i - 1, B on if one starts in slot i."""
-        k1 = self.top + 1
-        a = self.w if self.pulse_at(i - 1) else 0
-        b = k1 - self.w if self.pulse_at(i) else k1
-        return (b << 16) | a
+        """Word i of the program: L, G, T, R for each pulse (cycle counts less the overheads)."""
+        j, part = divmod(i, WORDS_PER_PULSE)
+        if part == 0:
+            return self.width_cycles - _LEAD_OVERHEAD
+        if part == 1:
+            return self.gap_cycles - _GAP_OVERHEAD
+        if part == 2:
+            return self.width_cycles - _TRAIL_OVERHEAD
+        return self.rest_cycles(j) - _REST_OVERHEAD
 
-    def idle_word(self) -> int:
-        return (self.top + 1) << 16
+    def start_word(self) -> int:
+        return self.start_rest_cycles() - _REST_OVERHEAD
+
+    def lead_is_a(self) -> bool:
+        """Does the lead (side-set) pin drive A, the positive phase?"""
+        return self.lead == LEAD_POSITIVE
 
     def check(self) -> None:
-        """Raise PulseError unless the settings keep both phases apart with the guard time."""
-        k1 = self.top + 1
-        if not 1 <= self.div <= DIV_MAX:
-            raise PulseError("div", "%d is out of range 1..%d" % (self.div, DIV_MAX))
-        if not 2 <= k1 <= K_MAX:
-            raise PulseError("top", "%d is out of range 1..%d" % (self.top, K_MAX - 1))
-        if not 1 <= self.w < k1:
-            raise PulseError("w", "a phase of %d counts must be 1..%d counts (shorter than a slot)" % (self.w, k1 - 1))
-        if not 3 <= self.n <= MAX_WORDS or self.m < 1 or self.k < 1 or (self.k - 1) * self.m > self.n - 3:
-            raise PulseError("n", "a program of %d slots cannot hold %d pulses %d slots apart and end on two"
-                             " idle slots (at most %d slots)" % (self.n, self.k, self.m, MAX_WORDS))
-        if self.period_cycles - 2 * self.width_cycles - self.gap_cycles < self.guard_cycles:
+        """Raise PulseError unless the settings keep both phases apart with the gap and the guard time,
+        and every word fits the program."""
+        if self.width_cycles < _LEAD_OVERHEAD:
+            raise PulseError("width_us", "a phase of %d cycles is shorter than the %d the program needs"
+                             % (self.width_cycles, _LEAD_OVERHEAD))
+        if self.gap_cycles < MIN_GAP_CYCLES:
+            raise PulseError("interphase_us", "a gap of %d cycles is shorter than the %d the program makes"
+                             % (self.gap_cycles, MIN_GAP_CYCLES))
+        if not 1 <= self.k <= MAX_PULSES or self.k > self.r or (self.r > 1 and self.k > self.r - 2):
+            raise PulseError("burst.pulses", "%d pulses do not fit in a program of %d pulse periods with two"
+                             " idle periods (at most %d pulses)" % (self.k, self.r, MAX_PULSES))
+        rest = self.period_cycles - self.pair_cycles
+        if rest < self.guard_cycles or rest < _REST_OVERHEAD:
             raise PulseError("width_us", "both phases (2 x %d cycles)%s plus the guard (%d cycles) do not fit in"
                              " the period of %d cycles" % (self.width_cycles, _gap_words(self.gap_cycles, "cycles"),
                                                            self.guard_cycles, self.period_cycles))
+        if self.program_cycles >= 1 << 32:
+            raise PulseError("freq_hz", "a program of %d cycles exceeds a 32-bit count" % self.program_cycles)
 
 
-def fill_words(s: SliceSettings, buf: "Any") -> int:
-    """Write the program's n CC words into buf (an array('I') of at least n words); return n."""
+def fill_words(s: TrainSettings, buf: "Any") -> int:
+    """Write the program's n words into buf (an array('I') of at least n words); return n."""
     if s.n > len(buf):
-        raise PulseError("n", "a program of %d words does not fit a buffer of %d" % (s.n, len(buf)))
+        raise PulseError("burst.pulses", "a program of %d words does not fit a buffer of %d" % (s.n, len(buf)))
     for i in range(s.n):
         buf[i] = s.word(i)
     return s.n
-
-
-def _divisors(base: int) -> "Tuple[int, ...]":
-    """Dividers 1..DIV_MAX that divide base (they give exact widths), largest first."""
-    return tuple(d for d in range(min(base, DIV_MAX), 0, -1) if base % d == 0)
-
-
-def _gcd(a: int, b: int) -> int:
-    while b:
-        a, b = b, a % b
-    return a
-
-
-def _search(cpu_hz: int, freq_hz: int, width_us: int, spare_cycles: int, r: int, k: int,
-            divs: "Any") -> "Optional[Tuple[int, int, int, int, int, int]]":
-    """Best (bad, n, period error, width error, div, m) over divs: accepted first, then fewest words.
-    spare_cycles: what the period must hold beyond both phases (guard + gap)."""
-    best: "Optional[Tuple[int, int, int, int, int, int]]" = None
-    m_lo = MIN_SLOTS_CONTINUOUS if r == 1 else 1
-    for d in divs:
-        w = (2 * cpu_hz * width_us + d * 1_000_000) // (2 * d * 1_000_000)
-        werr = abs(w * d * 1_000_000 - cpu_hz * width_us)  # cycles * 1e6
-        m0 = max(m_lo, -(-cpu_hz // (freq_hz * d * K_MAX)))
-        for m in range(m0, m0 + _M_LOOK):
-            n = m * r
-            if n > MAX_WORDS:
-                break
-            if (k - 1) * m > n - 3:
-                continue
-            k1 = (2 * cpu_hz + m * d * freq_hz) // (2 * m * d * freq_hz)
-            if k1 > K_MAX or k1 < 2 or not 1 <= w < k1 or (m * k1 - 2 * w) * d < spare_cycles:
-                continue
-            perr = abs(m * k1 * d * freq_hz - cpu_hz)  # cycles * freq_hz
-            bad = 0 if perr * _PPM_ACCEPT <= cpu_hz and werr * _WIDTH_ACCEPT <= cpu_hz else 1
-            cand = (bad, n, perr, werr, d, m)
-            if best is None or cand < best:
-                best = cand
-            if not bad:
-                break  # more slots only lengthen the program
-    return best
 
 
 def _gap_words(gap: int, unit: str) -> str:
@@ -210,13 +203,14 @@ def gap_us(interphase_us: int, dead_time_us: int) -> int:
 
 
 def settings_for(freq_hz: int, width_us: int, cpu_hz: int, guard_us: int, burst_mhz: int = 0,
-                 burst_pulses: int = 0, gap: int = 0) -> SliceSettings:
-    """Slice settings for freq_hz pulses of width_us per phase (optionally in bursts), with `gap` us
-    reserved between the phases; PulseError if unsafe.
+                 burst_pulses: int = 0, gap: int = 0, lead: str = LEAD_NEGATIVE) -> TrainSettings:
+    """Train settings for freq_hz pulses of width_us per phase (optionally in bursts), `gap` us between
+    the phases and the `lead` phase first; PulseError if unsafe.
 
     Refuses any setting where both phases, the gap and the guard time do not fit in the period (the
-    H-bridge would shoot through). Exact integer arithmetic: the period comes within 10 ppm of the request and
-    the width within 50 ns (exactly, at 125 MHz and whole microseconds).
+    H-bridge would shoot through). Exact integer arithmetic: the period is the nearest whole number of
+    cycles (within half a cycle) and the widths and gap are exact whenever cpu_hz is a whole number of
+    MHz (125 MHz: 125 cycles per us); otherwise rounded to the nearest cycle.
     """
     if freq_hz < 1:
         raise PulseError("freq_hz", "%d Hz: must be at least 1 Hz" % freq_hz)
@@ -224,6 +218,8 @@ def settings_for(freq_hz: int, width_us: int, cpu_hz: int, guard_us: int, burst_
         raise PulseError("width_us", "%d us: must be at least 1 us" % width_us)
     if gap < 0:
         raise PulseError("interphase_us", "%d us: a gap cannot be negative" % gap)
+    if lead not in (LEAD_NEGATIVE, LEAD_POSITIVE):
+        raise PulseError("lead", "%r: must be \"negative\" or \"positive\"" % (lead,))
     if (2 * width_us + gap + guard_us) * freq_hz > 1_000_000:
         raise PulseError("width_us", "both phases (2 x %d us)%s plus the guard time (%d us) do not fit in the"
                          " %d us period of %d Hz (H-bridge shoot-through); at most %d us per phase"
@@ -238,23 +234,19 @@ def settings_for(freq_hz: int, width_us: int, cpu_hz: int, guard_us: int, burst_
             raise PulseError("burst.pulses", "%d pulses do not fit in a burst of %d pulse periods with two idle"
                              " periods (allowed 1..%d)" % (k, r, max(0, r - 2)))
     guard_cycles = -(-cpu_hz * guard_us // 1_000_000)
-    gap_cycles = -(-cpu_hz * gap // 1_000_000)
-    spare = guard_cycles + gap_cycles  # what the period must hold beyond both phases
-    best = _search(cpu_hz, freq_hz, width_us, spare, r, k, _divisors(cpu_hz // _gcd(cpu_hz, 1_000_000)))
-    if best is None or best[0]:
-        other = _search(cpu_hz, freq_hz, width_us, spare, r, k, range(1, DIV_MAX + 1))
-        if other is not None and (best is None or other < best):
-            best = other
-    if best is None:
-        raise PulseError("width_us", "a %d us phase must fit in one slot, a third of the %d us period of a"
-                         " continuous train (a whole period in a burst), on a %d Hz clock"
-                         % (width_us, 1_000_000 // freq_hz, cpu_hz))
-    _bad, n, _perr, _werr, d, m = best
-    k1 = (2 * cpu_hz + m * d * freq_hz) // (2 * m * d * freq_hz)
-    w = (2 * cpu_hz * width_us + d * 1_000_000) // (2 * d * 1_000_000)
-    s = SliceSettings(cpu_hz, d, k1 - 1, w, m, n, k, guard_cycles, freq_hz, width_us, burst_mhz, gap_cycles)
+    gap_cycles = _cycles(cpu_hz, gap)
+    if gap_cycles < MIN_GAP_CYCLES:
+        gap_cycles = MIN_GAP_CYCLES
+    period = (2 * cpu_hz + freq_hz) // (2 * freq_hz)
+    s = TrainSettings(cpu_hz, freq_hz, width_us, burst_mhz, k, r, _cycles(cpu_hz, width_us), gap_cycles,
+                      guard_cycles, period, lead)
     s.check()
     return s
+
+
+def _cycles(cpu_hz: int, us: int) -> int:
+    """us microseconds in cycles of cpu_hz, to the nearest cycle."""
+    return (2 * cpu_hz * us + 1_000_000) // 2_000_000
 
 
 def check_fit(freq_hz: int, width_us: int, interphase_us: int, dead_time_us: int, guard_us: int) -> None:
@@ -276,25 +268,12 @@ def check_fit(freq_hz: int, width_us: int, interphase_us: int, dead_time_us: int
                         (period - guard_us - gap) // 2))
 
 
-def check_made(program: "Program") -> None:
-    """Raise PulseError if program asks for a pulse shape the slot scheme cannot make yet: a gap of its
-    own between the phases, or the positive phase first. Refused, never silently made differently."""
-    if program.interphase_us:
-        raise PulseError("interphase_us", "%d us: this firmware cannot make an interphase interval yet (each"
-                         " pair is the negative phase, then at once the positive one); use 0"
-                         % program.interphase_us)
-    if program.lead != "negative":
-        raise PulseError("lead", "%r: this firmware makes the negative phase first only; use \"negative\""
-                         % program.lead)
-
-
-def slice_settings(program: "Program", cpu_hz: int, guard_us: int, dead_time_us: int) -> SliceSettings:
-    """(program, cpu_hz) -> slice settings, with the board's guard time (limits.guard_us) and its dead
-    time (limits.dead_time_us) reserved in the period fit; PulseError names the field at fault."""
+def train_settings(program: "Program", cpu_hz: int, guard_us: int, dead_time_us: int) -> TrainSettings:
+    """(program, cpu_hz) -> train settings, with the board's guard time (limits.guard_us) and its dead
+    time (limits.dead_time_us) in the period fit; PulseError names the field at fault."""
     check_fit(program.freq_hz, program.width_us, program.interphase_us, dead_time_us, guard_us)
-    check_made(program)
     return settings_for(program.freq_hz, program.width_us, cpu_hz, guard_us, program.burst_mhz,
-                        program.burst_pulses, gap_us(program.interphase_us, dead_time_us))
+                        program.burst_pulses, gap_us(program.interphase_us, dead_time_us), program.lead)
 
 
 # -- envelope ------------------------------------------------------------------------------------

@@ -57,14 +57,13 @@ def duplicate_key(text: str) -> str | None:
 
 
 def dead_time(lim: "Limits") -> str:
-    """The dead time and who makes it. Until the gap is made in hardware (docs/programs.md) the
-    firmware only reserves its share in the period fit, and says so."""
+    """The dead time and who makes it: the gate drivers, the pulse engine (every pair's gap is at least
+    this long, docs/programs.md), or both."""
     if lim.bridge_dead_time == "driver":
         if not lim.dead_time_us:
             return "dead time 0 us (gate drivers)"
-        return (f"dead time {lim.dead_time_us} us (gate drivers, plus this much reserved:"
-                " not yet made, pairs have no gap)")
-    return f"dead time {lim.dead_time_us} us (reserved: not yet made, pairs have no gap)"
+        return f"dead time {lim.dead_time_us} us (gate drivers, plus at least this much between the phases)"
+    return f"dead time {lim.dead_time_us} us (at least this much between the phases)"
 
 
 def summary(b: "Board") -> str:

@@ -51,7 +51,8 @@ def _step(edges_a: list[tuple[int, int]], edges_b: list[tuple[int, int]], t0: in
     return xs, ys
 
 
-def draw(program: Any, settings: Any, run: Any, output: str) -> None:
+def draw(program: Any, settings: Any, run: Any, output: str) -> list[str]:
+    """Draw the envelope, the train and one pair from the model's edges into output (PNG); the panels' titles."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -73,7 +74,7 @@ def draw(program: Any, settings: Any, run: Any, output: str) -> None:
     if not pairs.pairs or not per:
         raise RuntimeError("the model made no pulse train")
     ns_per_cycle = 1_000_000_000 // settings.cpu_hz
-    start = pairs.starts()[0] - settings.slot_cycles * ns_per_cycle // 2
+    start = pairs.starts()[0] - settings.pair_cycles * ns_per_cycle
     end = start + max(settings.program_cycles, 3 * settings.period_cycles) * ns_per_cycle
     xs, ys = _step(run.chip.edges(run.pin_a, start, end), run.chip.edges(run.pin_b, start, end), start, end,
                    peak_ma)
@@ -84,19 +85,22 @@ def draw(program: Any, settings: Any, run: Any, output: str) -> None:
     ax_train.set_xlabel("ms")
     ax_train.set_ylabel("mA")
     # 3: one pair.
-    b_rise, b_fall, a_fall = pairs.pairs[0]
-    margin = (a_fall - b_rise) // 2
-    lo, hi = b_rise - margin, a_fall + margin
+    l_rise, l_fall, t_rise, t_fall = pairs.pairs[0]
+    margin = (t_fall - l_rise) // 2
+    lo, hi = l_rise - margin, t_fall + margin
     xs, ys = _step(run.chip.edges(run.pin_a, lo, hi), run.chip.edges(run.pin_b, lo, hi), lo, hi, peak_ma)
-    ax_pair.plot([(x - b_rise) / 1000 for x in xs], ys)
+    ax_pair.plot([(x - l_rise) / 1000 for x in xs], ys)
     ax_pair.axhline(0, color="grey", linewidth=0.5)
-    ax_pair.set_title("one biphasic pair (model edges): negative %.3f us, positive %.3f us"
-                      % ((b_fall - b_rise) / 1000, (a_fall - b_fall) / 1000))
+    first, second = ("positive", "negative") if settings.lead == "positive" else ("negative", "positive")
+    ax_pair.set_title("one biphasic pair (model edges): %s %.3f us, gap %.3f us, %s %.3f us"
+                      % (first, (l_fall - l_rise) / 1000, (t_rise - l_fall) / 1000, second, (t_fall - t_rise) / 1000))
     ax_pair.set_xlabel("us")
     ax_pair.set_ylabel("mA")
     fig.tight_layout()
     fig.savefig(output, format="png")
+    titles = [ax.get_title() for ax in (ax_env, ax_train, ax_pair)]
     plt.close(fig)
+    return titles
 
 
 def run(spec: str, output: str, board_file: str = str(STIM4)) -> int:
@@ -106,7 +110,7 @@ def run(spec: str, output: str, board_file: str = str(STIM4)) -> int:
     try:
         brd = board.load(board_file)
         program = load_program(spec, len(brd.channels))
-        settings = pulse.slice_settings(program, brd.cpu_hz, brd.limits.guard_us, brd.limits.dead_time_us)
+        settings = pulse.train_settings(program, brd.cpu_hz, brd.limits.guard_us, brd.limits.dead_time_us)
     except (board.BoardError, programs.ProgramError, pulse.PulseError) as e:
         print("picostim plot: " + str(e), file=sys.stderr)
         return 2

@@ -48,8 +48,9 @@ class CountingClock(Clock):
 class Run:
     """One start-to-stop run: the chip, its two pins, and the times of the run."""
 
-    def __init__(self, chip: Chip, pin_a: int, pin_b: int) -> None:
+    def __init__(self, chip: Chip, pin_a: int, pin_b: int, lead: str = "negative") -> None:
         self.chip = chip
+        self.lead = lead
         self.pin_a = pin_a
         self.pin_b = pin_b
         self.t0 = 0  # start() called
@@ -61,7 +62,7 @@ class Run:
     def pairs(self, t0: Optional[int] = None, t1: Optional[int] = None) -> Pairs:
         lo = self.t0 if t0 is None else t0
         hi = self.t1 if t1 is None else t1
-        return Pairs(self.chip.edges(self.pin_a, lo, hi), self.chip.edges(self.pin_b, lo, hi))
+        return Pairs(self.chip.edges(self.pin_a, lo, hi), self.chip.edges(self.pin_b, lo, hi), self.lead)
 
 
 def run_train(settings: Any, pin_a: int, pin_b: int, steady_programs: int = 3) -> Run:
@@ -69,7 +70,7 @@ def run_train(settings: Any, pin_a: int, pin_b: int, steady_programs: int = 3) -
     hw = firmware_module("stim.hal.pulse_hw")
     clock = CountingClock()
     chip = fakehw.install(Chip(clock))
-    run = Run(chip, pin_a, pin_b)
+    run = Run(chip, pin_a, pin_b, settings.lead)
     ch = hw.PulseChannel(pin_a, pin_b)
     ch.configure(settings)
     program_ns = settings.program_cycles * 1_000_000_000 // settings.cpu_hz

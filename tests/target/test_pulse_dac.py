@@ -159,7 +159,7 @@ def test_a_commit_after_a_kill_changes_nothing() -> None:
     assert [chip.gpio[p].funcsel for p in pads] == [5, 5, 5]
     assert chip.gpio_get(oe.pin) != oe.active_level
     assert outs.commit(kills, 4)  # the next tick, with the kill seen, may go live
-    assert [chip.gpio[p].funcsel for p in pads] == [4, 4, 4]
+    assert [chip.gpio[p].funcsel for p in pads] == [4, 6, 6]  # the DAC pad PWM, the stim pads PIO0
     assert chip.gpio_get(oe.pin) == oe.active_level
 
 

@@ -46,7 +46,7 @@ def test_every_builtin_is_valid_and_names_its_numbers() -> None:
         assert got == numbers, (name, got)
         assert len(p.labels) == 4 and len(p.used) == 4
         # Every built-in fits the stim4 board's guard time.
-        pulse.slice_settings(p, CPU, 20, 2).check()
+        pulse.train_settings(p, CPU, 20, 2).check()
     burst = programs.by_name("tens_burst")
     assert (burst.burst_mhz, burst.burst_pulses) == (2000, 7)
     lb = programs.by_name("lower_back", 2)
@@ -179,7 +179,7 @@ def test_dac_codes_never_exceed_the_request_and_resolve_finely() -> None:
     assert pulse.ma_to_ua(0.5) == 500 and pulse.ma_to_ua(100) == 100_000
 
 
-# -- slice settings ---------------------------------------------------------------------------
+# -- train settings ---------------------------------------------------------------------------
 def test_settings_refuse_phases_plus_guard_longer_than_the_period() -> None:
     # 150 Hz: 6666.7 us. 2 x 1000 + 20 fits easily; with a 4667 us guard it does not (shoot-through).
     pulse.settings_for(150, 1000, CPU, 20).check()
@@ -187,31 +187,29 @@ def test_settings_refuse_phases_plus_guard_longer_than_the_period() -> None:
     assert str(e).startswith("width_us: both phases (2 x 1000 us) plus the guard time (4667 us) do not fit")
     assert "at most 999 us per phase" in str(e)
     s = pulse.settings_for(150, 1000, CPU, 4666)  # just fits, also as achieved
-    assert s.period_cycles - 2 * s.width_cycles >= s.guard_cycles == 4666 * 125
+    assert s.period_cycles - 2 * s.width_cycles - s.gap_cycles >= s.guard_cycles == 4666 * 125
     expect_raises(pulse.PulseError, pulse.settings_for, 100, 200, CPU, 20, 2000, 49)  # 49 > 50 - 2
-    # The engine's own limit: a phase must fit in a slot, a third of a continuous train's period.
-    e = expect_raises(pulse.PulseError, pulse.settings_for, 500, 700, CPU, 20)
-    assert str(e).startswith("width_us: a 700 us phase must fit in one slot"), str(e)
+    # No slot limit any more: a phase may take nearly half the period (500 Hz: 2000 us).
+    s = pulse.settings_for(500, 900, CPU, 20, 0, 0, 2)
+    assert s.period_cycles - 2 * s.width_cycles - s.gap_cycles == 198 * 125
 
 
 def test_settings_are_integers_and_the_words_make_whole_pairs() -> None:
-    s = pulse.settings_for(4, 250, CPU, 20)  # below the PWM floor
-    k = s.top + 1
-    assert s.div == 125 and s.w == 250 and s.m == s.n and s.n * k * s.div == CPU // 4
-    words = [s.word(i) for i in range(s.n)]
-    assert words[0] == ((k - s.w) << 16)  # B only
-    assert words[1] == (k << 16) | s.w  # A only
-    assert all(w == k << 16 for w in words[2:])  # idle, so the program ends idle
+    s = pulse.settings_for(4, 250, CPU, 20, 0, 0, 2)  # once below the PWM floor: just more rest now
+    assert (s.width_cycles, s.gap_cycles, s.period_cycles, s.n) == (250 * 125, 2 * 125, CPU // 4, 4)
+    # L, G, T, R: each stretch's cycles less its instructions' overhead (docs/programs.md).
+    assert [s.word(i) for i in range(s.n)] == [31250 - 3, 250 - 2, 31250 - 2, CPU // 4 - 62750 - 4]
+    assert s.start_word() == 125_000 - 4  # the first rest: 1 ms
     b = pulse.settings_for(100, 200, CPU, 20, 2000, 7)
-    kb = b.top + 1
     bw = [b.word(i) for i in range(b.n)]
-    assert (b.n, b.m, b.k) == (50, 1, 7)
-    assert bw[0] == (kb - b.w) << 16
-    assert bw[1:7] == [((kb - b.w) << 16) | b.w] * 6
-    assert bw[7] == (kb << 16) | b.w
-    assert bw[8:] == [kb << 16] * 42
+    assert (b.n, b.k, b.r, b.gap_cycles) == (28, 7, 50, 2)  # no gap asked: the program's least, 2 cycles
+    assert bw[:4] == [25000 - 3, 0, 25000 - 2, 1_250_000 - 50_002 - 4]
+    assert bw[4:24] == bw[:4] * 5
+    assert bw[27] == 44 * 1_250_000 - 50_002 - 4  # the burst's idle time after its last pair
     buf = [0] * 60
-    assert pulse.fill_words(b, buf) == 50 and buf[:50] == bw
+    assert pulse.fill_words(b, buf) == 28 and buf[:28] == bw
+    e = expect_raises(pulse.PulseError, pulse.fill_words, b, [0] * 27)
+    assert str(e).startswith("burst.pulses: a program of 28 words does not fit a buffer of 27"), str(e)
 
 
 # -- the gap between the phases and the phase order (issue 15) ---------------------------------
@@ -278,19 +276,14 @@ def test_the_period_fit_reserves_the_gap_and_names_the_field_at_fault() -> None:
     assert "the gap between them (791750 cycles)" in str(e), str(e)
 
 
-def test_shapes_the_slot_scheme_cannot_make_are_refused_not_changed() -> None:
-    # Until the gap is made in hardware (docs/programs.md), a program that asks for one, or for the
-    # positive phase first, is refused with its field named instead of getting today's pulse.
+def test_the_gap_and_the_lead_reach_the_train_settings() -> None:
     gap = programs.validate(_base(interphase_us=50), 4)
-    e = expect_raises(pulse.PulseError, pulse.slice_settings, gap, CPU, 20, 2)
-    assert str(e).startswith("interphase_us: 50 us: this firmware cannot make an interphase interval yet"), str(e)
+    s = pulse.train_settings(gap, CPU, 20, 2)
+    assert (s.gap_cycles, s.lead, s.lead_is_a()) == (50 * 125, "negative", False)
     pos = programs.validate(_base(lead="positive"), 4)
-    e = expect_raises(pulse.PulseError, pulse.slice_settings, pos, CPU, 20, 2)
-    assert str(e).startswith("lead: 'positive': this firmware makes the negative phase first only"), str(e)
-    # The board's dead time alone is reserved in the fit, and today's pulse is made unchanged.
-    p = programs.validate(_base(), 4)
-    s = pulse.slice_settings(p, CPU, 20, 2)
-    t = pulse.settings_for(p.freq_hz, p.width_us, CPU, 20)
-    assert s.gap_cycles == 250 and t.gap_cycles == 0
-    assert [s.word(i) for i in range(s.n)] == [t.word(i) for i in range(t.n)]
-    assert (s.div, s.top, s.w, s.m, s.n) == (t.div, t.top, t.w, t.m, t.n)
+    t = pulse.train_settings(pos, CPU, 20, 2)
+    assert (t.gap_cycles, t.lead, t.lead_is_a()) == (2 * 125, "positive", True)  # the board's dead time
+    z = pulse.train_settings(programs.validate(_base(), 4), CPU, 20, 0)  # drivers make the dead time
+    assert z.gap_cycles == pulse.MIN_GAP_CYCLES
+    e = expect_raises(pulse.PulseError, pulse.settings_for, 50, 200, CPU, 20, 0, 0, 0, "cathodic")
+    assert str(e).startswith("lead: 'cathodic': must be"), str(e)

@@ -48,9 +48,10 @@ def commit(r0, r1, r2, r3):
     """commit(plan, chmask, dac_arm, kills) -> 1 if it went live, 0 if a kill fired (then nothing).
 
     With IRQs held back (cpsid): if kills[0] still equals plan[4], each channel with its bit in
-    chmask goes live (trigger D, slice enable, FUNCSEL PWM on pads A and B), then the DAC pads if
-    dac_arm, then output-enable. Plan: [oe_reg, oe_mask, n_channels, n_dac_pads, kills seen,
-    DMA MULTI_CHAN_TRIGGER, per channel (D's bit, CSR, CSR value, CTRL A, CTRL B), DAC pad CTRLs].
+    chmask goes live (trigger D, enable its PIO state machine, FUNCSEL PIO on pads A and B), then
+    the DAC pads (FUNCSEL PWM) if dac_arm, then output-enable. Plan: [oe_reg, oe_mask, n_channels,
+    n_dac_pads, kills seen, DMA MULTI_CHAN_TRIGGER, per channel (D's bit, PIO CTRL SET alias,
+    machine bit, CTRL A, CTRL B, FUNCSEL), DAC pad CTRLs].
     r0 plan, r1 chmask (shifted right per channel), r2 dac_arm, r3 kills; r4-r7 scratch.
     """
     cpsid(i)  # IRQs held back: an edge from here waits for cpsie, a few hundred ns
@@ -73,14 +74,14 @@ def commit(r0, r1, r2, r3):
     ldr(r3, [r6, 4])
     ldr(r4, [r6, 8])
     str(r4, [r3, 0])
-    mov(r4, 4)
+    ldr(r4, [r6, 20])
     ldr(r3, [r6, 12])
     str(r4, [r3, 0])
     ldr(r3, [r6, 16])
     str(r4, [r3, 0])
     label(NEXT)
     lsr(r1, r1, 1)
-    add(r6, 20)
+    add(r6, 24)
     sub(r5, 1)
     b(CHAN)
     label(DACS)

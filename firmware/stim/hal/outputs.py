@@ -10,8 +10,8 @@ Going up is two steps. set_ua() writes the DAC code and prepares a starting
 channel (slow: DMA set-up) with IRQs enabled, while its pads stay SIO low.
 commit(), called with IRQs held back and only if no kill fired meanwhile,
 makes the few register writes that let the outputs reach the pads: each
-starting channel's DMA trigger, slice enable and pad functions, the PWM-DAC
-pads, then output-enable. On the rp2 port that is one call into Thumb code
+starting channel's DMA trigger, state machine enable and pad functions, the
+PWM-DAC pads, then output-enable. On the rp2 port that is one call into Thumb code
 (stim.hal.native_io.commit), which holds IRQs back for well under a
 microsecond, where the whole start used to hold them back for up to 1.7 ms.
 Pulse shapes change only while every channel is idle (configure), so
@@ -64,7 +64,8 @@ class ChannelOutputs:
             pulse.check_resolution(m, self._npc)  # the lowest step is at most 2 % of the channel
             maxes.append(min(m, board_ua, full_ua))
         self._max_ua: "Tuple[int, ...]" = tuple(maxes)
-        self.chans = tuple(PulseChannel(ch.pulse_a, ch.pulse_b) for ch in board.channels)
+        self.chans = tuple(PulseChannel(board.channels[i].pulse_a, board.channels[i].pulse_b, i)
+                           for i in range(len(board.channels)))
         self.n = len(self.chans)
         self._cpu_hz: int = freq()  # the measured clock, never the file's word (app.main checks they agree)
         self._guard_us = board.limits.guard_us
@@ -102,7 +103,7 @@ class ChannelOutputs:
 
     def configure(self, prog: "Program") -> None:
         """Load prog's pulse shape into every channel (raises PulseError if it cannot be made safely)."""
-        s = pulse.slice_settings(prog, self._cpu_hz, self._guard_us, self._dead_time_us)
+        s = pulse.train_settings(prog, self._cpu_hz, self._guard_us, self._dead_time_us)
         self.all_off()
         for c in self.chans:
             c.abort()

@@ -1,8 +1,12 @@
 """Pulse engine figures, measured on the RP2040 model from the pins' edges (`make bench`).
 
 For every valid setting of the grid (1..150 Hz in 1 Hz steps x 20..1000 us in
-1 us steps: every setting a program can hold, those where both phases and
-the board's guard time fit in the period), the firmware's own hal
+1 us steps: every setting a program can hold, those where both phases, the
+gap and the board's guard time fit in the period), each point with one of
+the interphase intervals GAPS_US and one of both leads, taken in turn (so
+the whole grid covers every gap and both leads at every frequency; a gap
+that does not fit the point falls back to the board's dead time), the
+firmware's own hal
 (stim.hal.pulse_hw) runs the stim4 board's first channel on a fresh model
 chip (picostim.pulserun): configure, start, a few programs with no firmware
 call, stop, and on until the hardware has finished. A scope
@@ -17,6 +21,13 @@ edges only:
                                     run, divided by the pulses in it: 0 when the hardware shapes every pulse
     pulse.unpaired_phases           phases, over the whole grid start to stop, not part of a whole pair
     pulse.max_overlap_ns            worst time A and B were high together
+    pulse.max_gap_error_us          worst |gap - max(interphase_us, dead_time_us)|, lead fall to trail rise
+    pulse.min_gap_us                the shortest gap seen, over the grid and a smaller grid on every
+                                    other board in boards/ (each board's dead time is 2 us)
+    pulse.lead_errors               pairs led by the other phase than the program asked for
+
+The other boards' grid (OTHER_FREQS x OTHER_WIDTHS, every gap and lead) runs
+their first channel the same way.
 
 The grid runs in worker processes (one per core, at most 4), a frequency per task.
 """
@@ -30,23 +41,38 @@ from picostim.pulserun import STIM4, firmware_module, run_train
 
 FREQS = range(1, 151)
 WIDTHS = range(20, 1001)
+GAPS_US = (0, 1, 2, 3, 5, 10, 50, 100, 250, 500, 1000)
+LEADS = ("negative", "positive")
+OTHER_FREQS = (1, 4, 85, 150)
+OTHER_WIDTHS = (20, 333, 1000)
 STEADY_PROGRAMS = 3
 
 Figures = dict[str, Any]
 
 
-def measure_point(freq_hz: int, width_us: int, brd: Any) -> Figures:
+def grid_shape(freq_hz: int, width_us: int) -> "tuple[int, str]":
+    """The interphase interval and lead of grid point (freq_hz, width_us): GAPS_US and LEADS in turn."""
+    return GAPS_US[(freq_hz + width_us) % len(GAPS_US)], LEADS[(freq_hz * 7 + width_us) % len(LEADS)]
+
+
+def measure_point(freq_hz: int, width_us: int, brd: Any, interphase_us: int = 0, lead: str = "negative") -> Figures:
     """One setting of board brd's first channel on a fresh chip, start to stop; figures from the edges."""
     pulse = firmware_module("stim.pulse")
     c0 = brd.channels[0]
-    s = pulse.settings_for(freq_hz, width_us, brd.cpu_hz, brd.limits.guard_us)
+    lim = brd.limits
+    if (2 * width_us + pulse.gap_us(interphase_us, lim.dead_time_us) + lim.guard_us) * freq_hz > 1_000_000:
+        interphase_us = 0  # this gap does not fit the point: the board's dead time alone
+    gap = pulse.gap_us(interphase_us, lim.dead_time_us)
+    s = pulse.settings_for(freq_hz, width_us, brd.cpu_hz, lim.guard_us, 0, 0, gap, lead)
     run = run_train(s, c0.pulse_a, c0.pulse_b, STEADY_PROGRAMS)
     ns_per_cycle = 1_000_000_000 // brd.cpu_hz
     steady = run.pairs(run.ta, run.tb)
     whole = run.pairs()
     want_w = width_us * 1000
     widths = whole.widths()
+    gaps = whole.gaps()
     per = whole.periods()
+    lead_pin = c0.pulse_a if lead == "positive" else c0.pulse_b
     ferr = max((abs(1_000_000_000 - freq_hz * p) / (freq_hz * p) * 100 for p in per), default=float("inf"))
     return {
         "points": 1,
@@ -56,6 +82,9 @@ def measure_point(freq_hz: int, width_us: int, brd: Any) -> Figures:
         "cpu": run.steady_calls / max(len(steady.pairs), 1),
         "unpaired": whole.unpaired + (0 if len(whole.pairs) >= STEADY_PROGRAMS else 1),
         "overlap": whole.overlap_ns,
+        "gaperr": max((abs(g - gap * 1000) / 1000 for g in gaps), default=float("inf")),
+        "mingap": min((g / 1000 for g in gaps), default=0.0),
+        "lead": sum(1 for r in whole.starts() if run.chip.level(lead_pin, r) != 1),
         "worst": (freq_hz, width_us),
     }
 
@@ -65,22 +94,42 @@ def _merge(a: Figures, b: Figures) -> Figures:
         return dict(b)
     out = dict(a)
     out["points"] = a["points"] + b["points"]
-    for k in ("ferr", "werr", "mismatch", "cpu", "overlap"):
+    for k in ("ferr", "werr", "mismatch", "cpu", "overlap", "gaperr"):
         out[k] = max(a[k], b[k])
+    out["mingap"] = min(a["mingap"], b["mingap"])
     out["unpaired"] = a["unpaired"] + b["unpaired"]
+    out["lead"] = a["lead"] + b["lead"]
     if b["ferr"] > a["ferr"]:
         out["worst"] = b["worst"]  # the first setting with the worst frequency error
     return out
 
 
 def measure_freq(freq_hz: int, widths: Sequence[int]) -> Figures:
-    """Every valid width at one frequency (a worker's task)."""
+    """Every valid width at one frequency on stim4, each with its gap and lead (a worker's task)."""
     brd = firmware_module("stim.board").load(str(STIM4))
     acc: Figures = {}
     for w in widths:
-        if (2 * w + brd.limits.guard_us) * freq_hz > 1_000_000:
+        if (2 * w + brd.limits.dead_time_us + brd.limits.guard_us) * freq_hz > 1_000_000:
             continue  # not a valid setting: the engine refuses it (tested elsewhere)
-        acc = _merge(acc, measure_point(freq_hz, w, brd))
+        acc = _merge(acc, measure_point(freq_hz, w, brd, *grid_shape(freq_hz, w)))
+    return acc
+
+
+def measure_other_boards() -> Figures:
+    """Every board in boards/ but stim4: OTHER_FREQS x OTHER_WIDTHS x every gap and lead."""
+    board = firmware_module("stim.board")
+    acc: Figures = {}
+    for path in sorted(STIM4.parent.glob("*.json")):
+        if path == STIM4:
+            continue
+        brd = board.load(str(path))
+        for f in OTHER_FREQS:
+            for w in OTHER_WIDTHS:
+                if (2 * w + brd.limits.dead_time_us + brd.limits.guard_us) * f > 1_000_000:
+                    continue
+                for gap in GAPS_US:
+                    for lead in LEADS:
+                        acc = _merge(acc, measure_point(f, w, brd, gap, lead))
     return acc
 
 
@@ -101,7 +150,8 @@ def _results(freqs: Sequence[int], widths: Sequence[int], n: int) -> Iterator[Fi
 
 
 def measure(progress: Callable[[str], None], freqs: Optional[Sequence[int]] = None,
-            widths: Optional[Sequence[int]] = None, workers: Optional[int] = None) -> dict[str, float | int]:
+            widths: Optional[Sequence[int]] = None, workers: Optional[int] = None,
+            other_boards: bool = True) -> dict[str, float | int]:
     freqs = list(FREQS if freqs is None else freqs)
     widths = list(WIDTHS if widths is None else widths)
     n = workers if workers is not None else _workers()
@@ -119,6 +169,15 @@ def measure(progress: Callable[[str], None], freqs: Optional[Sequence[int]] = No
     if not acc:
         raise RuntimeError("pulse bench: no valid setting in the grid")
     progress("pulse grid: worst frequency error at %d Hz x %d us" % acc["worst"])
+    if other_boards:
+        progress("pulse grid: the other boards in boards/, every gap and lead")
+        other = measure_other_boards()
+        if other:
+            acc["mingap"] = min(acc["mingap"], other["mingap"])
+            for k in ("overlap", "gaperr", "mismatch"):
+                acc[k] = max(acc[k], other[k])
+            acc["unpaired"] += other["unpaired"]
+            acc["lead"] += other["lead"]
     return {
         "pulse.grid_points": acc["points"],
         "pulse.max_freq_error_pct": round(acc["ferr"], 6),
@@ -127,4 +186,7 @@ def measure(progress: Callable[[str], None], freqs: Optional[Sequence[int]] = No
         "pulse.cpu_per_pulse": acc["cpu"],
         "pulse.unpaired_phases": acc["unpaired"],
         "pulse.max_overlap_ns": acc["overlap"],
+        "pulse.max_gap_error_us": round(acc["gaperr"], 6),
+        "pulse.min_gap_us": round(acc["mingap"], 6),
+        "pulse.lead_errors": acc["lead"],
     }

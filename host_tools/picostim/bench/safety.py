@@ -206,8 +206,8 @@ def measure_kill_latency(trials: int = KILL_TRIALS, calibrated: "bool | None" = 
                 hist = rig.chip.gpio[p].history
                 before = [h for h in hist if h[0] < t_edge]
                 after = [h for h in hist if h[0] >= t_edge]
-                pwm = [i for i, h in enumerate(after) if h[1] == fchip._PWM]
-                if not pwm and (not before or before[-1][1] != fchip._PWM):
+                pwm = [i for i, h in enumerate(after) if h[1] in (fchip._PWM, fchip._PIO)]
+                if not pwm and (not before or before[-1][1] not in (fchip._PWM, fchip._PIO)):
                     continue  # this channel did not pulse at or after the edge
                 rest = after[pwm[-1] + 1:] if pwm else after
                 if not rest or rig.chip.level(p) or rig.chip.gpio[p].funcsel != fchip.FUNC_SIO:

@@ -12,6 +12,7 @@ Runs unchanged on CPython and on the MicroPython unix port.
 import sys
 
 from . import clock as _clk
+from .pio import PioBlocks, block_of
 from .pwm import PwmBlock
 
 try:
@@ -73,6 +74,7 @@ _ALIAS_MASK = 0x3000
 _DRIVEN = 0  # SIO output enabled: level is the output register bit
 _PWM = 1  # function PWM: level comes from the slice
 _FLOAT = 2  # not driven by the chip: external drive, else pull
+_PIO = 3  # function PIO0/PIO1: level comes from the block (the entry's level is the block's index)
 
 
 class _Gpio:
@@ -102,6 +104,7 @@ class Chip:
         self.sio_oe = 0
         self.open_drain = 0  # MicroPython's open-drain mask (port state, not silicon)
         self.pwm = PwmBlock(self.clock)
+        self.pio = PioBlocks(self.clock)
         self.reset_cause = PWRON_RESET
         self.adc_volts: dict[int, float] = {}  # GPIO -> volts, set by the world
         self.adc_vref = 3.3
@@ -138,6 +141,11 @@ class Chip:
             return _DRIVEN, 1 if self.sio_out & bit else 0
         if g.funcsel == FUNC_PWM:
             return _PWM, 0
+        if g.funcsel in (FUNC_PIO0, FUNC_PIO1):
+            return _PIO, g.funcsel - FUNC_PIO0
+        return self._undriven(g)
+
+    def _undriven(self, g: _Gpio) -> tuple[int, int]:
         if g.external is not None:
             return _FLOAT, g.external
         if g.pull_up and not g.pull_down:
@@ -158,8 +166,8 @@ class Chip:
                 g.history[-1] = (now, kind, level)
             else:
                 g.history.append((now, kind, level))
-        if kind == _PWM:
-            return  # no IRQ modelling on PWM-driven pads
+        if kind in (_PWM, _PIO):
+            return  # no IRQ modelling on PWM- or PIO-driven pads
         old = g.last_level
         g.last_level = level
         if old != level and g.irq_handler is not None:
@@ -222,7 +230,13 @@ class Chip:
         _t0, kind, lev = hist[i]
         if kind == _PWM:
             return self.pwm.channel_level(n, t)
+        if kind == _PIO:
+            return self._pio_level(n, lev, t)
         return lev
+
+    def _pio_level(self, n: int, blk: int, t: int) -> int:
+        v = self.pio.pin_level(blk, n, t)
+        return v if v >= 0 else self._undriven(self.gpio[n])[1]  # not driven by the block: the pull
 
     def edges(self, n: int, t0: int, t1: int) -> list[tuple[int, int]]:
         """Every level change of GPIO n in [t0, t1): a list of (t_ns, new level)."""
@@ -245,6 +259,16 @@ class Chip:
                     if t > lo and v != prev:
                         out.append((t, v))
                         prev = v
+            elif kind == _PIO:
+                first = self._pio_level(n, lev, lo)
+                if first != prev:
+                    out.append((lo, first))
+                    prev = first
+                for t, _v in self.pio.pin_edges(lev, n, lo + 1, hi):
+                    v = self._pio_level(n, lev, t)
+                    if v != prev:
+                        out.append((t, v))
+                        prev = v
             elif lev != prev:
                 out.append((lo, lev))
                 prev = lev
@@ -260,6 +284,7 @@ class Chip:
             if i:
                 del h[:i]
         self.pwm.forget_before(t_ns)
+        self.pio.forget_before(t_ns)
 
     # -- SIO / IO_BANK0 operations used by the machine.Pin facade ---------------
     def gpio_set_function(self, n: int, func: int) -> None:
@@ -293,6 +318,8 @@ class Chip:
         kind, lev = self._pad_state(n)
         if kind == _PWM:
             return self.pwm.channel_level(n, self.clock.now_ns())
+        if kind == _PIO:
+            return self._pio_level(n, lev, self.clock.now_ns())
         return lev
 
     def set_irq(self, n: int, handler: "Any", trigger: int, hard: bool, pin: "Any") -> None:
@@ -331,6 +358,9 @@ class Chip:
             from . import dma  # dma imports chip: resolve at first use
 
             return dma.block(self).read_reg(addr - DMA_BASE)
+        pio = block_of(addr)
+        if pio is not None:
+            return self.pio.read_reg(pio[0], pio[1])
         if base == WATCHDOG_BASE + WDT_REASON:
             return self.wdt_reason
         if WATCHDOG_BASE + WDT_SCRATCH0 <= base < WATCHDOG_BASE + WDT_SCRATCH0 + 32:
@@ -380,6 +410,10 @@ class Chip:
 
             dma.block(self).write_reg(addr - DMA_BASE, value)
             return
+        pio = block_of(addr)
+        if pio is not None:
+            self.pio.write_reg(pio[0], pio[1], value, pio[2])
+            return
         if WATCHDOG_BASE + WDT_SCRATCH0 <= base < WATCHDOG_BASE + WDT_SCRATCH0 + 32:
             i = (base - WATCHDOG_BASE - WDT_SCRATCH0) >> 2
             self.wdt_scratch[i] = _apply_alias(alias, self.wdt_scratch[i], value)
@@ -424,6 +458,7 @@ class Chip:
         self._wdt_gen += 1
         self.wdt_timeout_ms = 0
         self.pwm.reset()
+        self.pio.reset()
         self.sio_out = 0
         self.sio_oe = 0
         self.open_drain = 0

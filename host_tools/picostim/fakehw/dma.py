@@ -40,8 +40,12 @@ channel's READ_ERROR/WRITE_ERROR and halt it, as on the chip, and are listed
 in `errors`. Narrow (8/16-bit) writes to peripheral registers are replicated
 across the 32-bit bus, as on the RP2040.
 
-Not modelled: the pacing timers and DREQs other than PWM wraps (triggering a
-channel paced by one raises ValueError), the sniffer, high priority, bus
+A channel paced by a PIO TX FIFO (DREQ_PIO0_TX0..3 = 0..3, DREQ_PIO1_TX0..3 =
+8..11) writes while the FIFO has room, and otherwise waits for the state
+machine's next pop (pio.py), landing DMA_LATENCY_NS after it.
+
+Not modelled: the pacing timers and DREQs other than PWM wraps and PIO TX
+FIFOs (triggering a channel paced by one raises ValueError), the sniffer, high priority, bus
 timing between channels (transfers of one trigger or one credit are
 instantaneous), and the abort's few cycles of in-flight transfers. A reset of
 the chip (watchdog, power) resets the block, noticed from Chip.resets.
@@ -51,6 +55,8 @@ Runs unchanged on CPython and on the MicroPython unix port.
 
 from . import chip as _chip
 from .clock import NS_PER_CYCLE
+from .pio import block_of as _pio_block
+from .pio import tx_dreq as _pio_tx
 
 try:
     import micropython as _mp
@@ -204,6 +210,7 @@ class DmaBlock:
         self.transfers = 0  # every transfer performed (statistics)
         self.irq_calls = 0  # handler calls: CPU work the DMA caused
         chip.pwm.watchers.append(self._on_pwm)
+        chip.pio.watchers.append(self._on_pio)
 
     # -- reset ---------------------------------------------------------------------------
     def check_reset(self) -> None:
@@ -295,7 +302,7 @@ class DmaBlock:
         base = addr & ~3
         if DMA_BASE <= addr < DMA_BASE + BLOCK_SIZE:
             word = self.read_reg(base - DMA_BASE)
-        elif 0x40000000 <= addr < 0x50000000:
+        elif 0x40000000 <= addr < 0x50000000 or _pio_block(addr) is not None:
             try:
                 word = self.chip.mem_read(base)
             except ValueError as e:
@@ -317,7 +324,7 @@ class DmaBlock:
         base = addr & ~3
         if DMA_BASE <= addr < DMA_BASE + BLOCK_SIZE:
             self.write_reg(base - DMA_BASE, value)
-        elif 0x40000000 <= addr < 0x50000000:
+        elif 0x40000000 <= addr < 0x50000000 or _pio_block(addr) is not None:
             try:
                 self.chip.mem_write(base, value)
             except ValueError as e:
@@ -440,9 +447,9 @@ class DmaBlock:
         if c.busy or not c.ctrl & CTRL_EN or c.ctrl & (CTRL_READ_ERROR | CTRL_WRITE_ERROR):
             return
         treq = (c.ctrl >> 15) & 0x3F
-        if treq != TREQ_PERMANENT and not DREQ_PWM_WRAP0 <= treq < DREQ_PWM_WRAP0 + 8:
+        if treq != TREQ_PERMANENT and not DREQ_PWM_WRAP0 <= treq < DREQ_PWM_WRAP0 + 8 and _pio_tx(treq) is None:
             raise ValueError("fakehw: DMA pacing by TREQ_SEL " + str(treq) + " is not modelled (only PWM"
-                             " wraps 24..31 and PERMANENT 63)")
+                             " wraps 24..31, PIO TX FIFOs 0..3 and 8..11, and PERMANENT 63)")
         c.busy = True
         c.count = c.reload
         if c.count == 0:
@@ -477,6 +484,9 @@ class DmaBlock:
             while c.busy and c.ctrl & CTRL_EN and c.count:
                 self._transfer(i)
             return
+        if _pio_tx(treq) is not None:
+            self._pump_pio(i, treq)
+            return
         self._settle(i)
         while c.busy and c.ctrl & CTRL_EN and c.credits and c.count:
             c.credits -= 1
@@ -499,6 +509,37 @@ class DmaBlock:
                 self._pump(i)
 
         self.chip.clock.schedule(t + DMA_LATENCY_NS, at_wrap)
+
+    def _pump_pio(self, i: int, dreq: int) -> None:
+        """A channel paced by a PIO TX FIFO writes while the FIFO has room (the DREQ is asserted while
+        it is not full, and the DMA never overflows it), then waits for the machine's next pop."""
+        c = self.ch[i]
+        pio = self.chip.pio
+        while c.busy and c.ctrl & CTRL_EN and c.count and pio.room(dreq) > 0:
+            self._transfer(i)
+        if not (c.busy and c.ctrl & CTRL_EN and c.count and (c.ctrl >> 15) & 0x3F == dreq):
+            return
+        c.gen += 1
+        gen = c.gen
+        t = pio.next_pop_ns(dreq)
+        if t < 0:
+            return  # the machine takes no word: a PIO watcher re-arms when that changes
+
+        def at_room(_t: int) -> None:
+            self.check_reset()
+            if c.gen == gen:
+                self._pump(i)
+
+        self.chip.clock.schedule(t + DMA_LATENCY_NS, at_room)
+
+    def _on_pio(self, dreq: int) -> None:
+        """A register write may have changed when the machine behind `dreq` takes its next word."""
+        if len(self.chip.resets) != self._resets:
+            return
+        for i in range(N_CHANNELS):
+            c = self.ch[i]
+            if c.busy and (c.ctrl >> 15) & 0x3F == dreq:
+                self._pump(i)
 
     def _on_pwm(self, s: int) -> None:
         """A write moved slice s's wraps: re-time every busy channel it paces."""

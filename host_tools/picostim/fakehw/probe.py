@@ -1,8 +1,9 @@
 """A two-channel scope on the model: biphasic pulse pairs measured from the pins' edge lists.
 
 Give it the edges of a channel's positive-phase pin (A) and negative-phase pin
-(B), as Chip.edges() returns them. A pair is a B pulse whose fall is the rise
-of an A pulse (zero inter-phase gap). Everything here comes from the edges,
+(B), as Chip.edges() returns them, and which phase leads. A pair is a pulse on
+the lead pin followed by one on the other pin that rises at or after the
+lead's fall (the gap between the phases). Everything here comes from the edges,
 never from the settings that made them, so tests and the bench check the
 hardware model's output rather than the firmware's arithmetic.
 
@@ -48,35 +49,44 @@ def overlap_ns(pa: "Pulses", pb: "Pulses") -> int:
 
 
 class Pairs:
-    """What the scope saw: whole pairs, unpaired phases, overlap."""
+    """What the scope saw: whole pairs, unpaired phases, overlap.
 
-    def __init__(self, edges_a: "Edges", edges_b: "Edges") -> None:
+    A pair is a phase on the lead pin followed by the next phase, on the other pin, which rises
+    at or after the lead's fall (the gap between them may be 0). lead: "negative" (B, the odd
+    GPIO, first) or "positive" (A first). Phases in no pair are counted in `unpaired`."""
+
+    def __init__(self, edges_a: "Edges", edges_b: "Edges", lead: str = "negative") -> None:
         pa = pulses(edges_a)
         pb = pulses(edges_b)
-        a_fall = {}
-        for r, f in pa:
-            a_fall[r] = f
-        self.pairs: List[Tuple[int, int, int]] = []  # (B rise, B fall = A rise, A fall)
-        used = 0
+        lead_a = lead == "positive"
+        tagged = sorted([(r, f, 1) for r, f in pa] + [(r, f, 0) for r, f in pb])  # 1: on A
+        self.pairs: List[Tuple[int, int, int, int]] = []  # (lead rise, lead fall, trail rise, trail fall)
         self.unpaired = 0
-        for r, f in pb:
-            af = a_fall.get(f)
-            if af is None:
-                self.unpaired += 1  # a negative phase not followed at once by a positive one
-            else:
-                self.pairs.append((r, f, af))
-                used += 1
-        self.unpaired += len(pa) - used  # positive phases that follow no negative phase
+        i = 0
+        while i < len(tagged):
+            r, f, on_a = tagged[i]
+            if bool(on_a) == lead_a and i + 1 < len(tagged):
+                r2, f2, on_a2 = tagged[i + 1]
+                if on_a2 != on_a and r2 >= f:
+                    self.pairs.append((r, f, r2, f2))
+                    i += 2
+                    continue
+            self.unpaired += 1  # a trail phase with no lead before it, or a lead with no trail after it
+            i += 1
         self.overlap_ns = overlap_ns(pa, pb)
         self.a_pulses = len(pa)
         self.b_pulses = len(pb)
 
     def widths(self) -> "List[Tuple[int, int]]":
-        """(B width, A width) of each pair, ns."""
-        return [(f - r, af - f) for r, f, af in self.pairs]
+        """(lead width, trail width) of each pair, ns."""
+        return [(f - r, f2 - r2) for r, f, r2, f2 in self.pairs]
+
+    def gaps(self) -> "List[int]":
+        """The gap between the phases of each pair (lead fall to trail rise), ns."""
+        return [r2 - f for _r, f, r2, _f2 in self.pairs]
 
     def starts(self) -> "List[int]":
-        """Start (B rise) of each pair."""
+        """Start (lead rise) of each pair."""
         return [p[0] for p in self.pairs]
 
     def periods(self) -> "List[int]":
