@@ -229,35 +229,33 @@ PIN_A, PIN_B = 16, 17  # slice 0, channels A and B
 
 
 def test_pulse_engine_one_pair_per_pulse_period(chip: Silicon, board: RawRepl) -> None:
-    """stim.hal.pulse_hw: per pulse period one biphasic pair, B then A with no gap, both w
-    wide; after stop() the program in progress ends and nothing follows; a second start()
-    spends the stale credits of the idle wraps and paces per period again."""
+    """stim.hal.pulse_hw (a PIO state machine fed by DMA): per pulse period one biphasic pair, B,
+    the board's 2 us dead time, then A, both w wide; after stop() the programs already in the FIFO
+    end and nothing follows; a second start() paces per period again."""
     board.exec("import os\nfor d in ('/stim', '/stim/hal'):\n try: os.mkdir(d)\n except OSError: pass")
     for rel in ENGINE:
         board.put_file("/" + rel, (FIRMWARE / rel).read_bytes(), chunk=2048)
     out = board.exec(
         "from stim.pulse import settings_for\nfrom stim.hal.pulse_hw import PulseChannel\n"
-        "s = settings_for(200, 100, 125_000_000, 20)\npc = PulseChannel(%d, %d)\npc.configure(s)\n"
-        "print(s.div, s.top, s.w, s.m, s.n)" % (PIN_A, PIN_B))
-    div, top, w, m, n = (int(v) for v in out.split())
-    slot = (top + 1) * div * CYCLE_NS
-    width = w * div * CYCLE_NS
-    assert abs(m * slot - 5_000_000) <= 50 and width == 100_000  # 200 Hz (within 10 ppm), 100 us phases
+        "s = settings_for(200, 100, 125_000_000, 20, 0, 0, 2)\npc = PulseChannel(%d, %d)\npc.configure(s)\n"
+        "print(s.period_cycles, s.width_cycles, s.gap_cycles, s.program_cycles)" % (PIN_A, PIN_B))
+    per, w, g, prog = (int(v) * CYCLE_NS for v in out.split())
+    assert per == 5_000_000 and w == 100_000 and g == 2_000 and prog == per  # 200 Hz, 100 us, 2 us
     for _ in range(2):
         t0 = chip.now_ns
         assert board.exec("m(1)\nok = pc.start()\nm(0)\nprint(ok)").split() == ["True"]
         start = first_edge(chip, MARK, t0, 1)
-        chip.run_for(6 * n * slot)  # six programs, here six pulse periods
+        chip.run_for(6 * prog)  # six programs, here six pulse periods
         t1 = chip.now_ns
         board.exec("m(1)\npc.stop()\nm(0)")
         stop = first_edge(chip, MARK, t1, 1)
-        chip.run_for(3 * n * slot)
+        chip.run_for(4 * prog)
         assert board.exec("print(pc.running)").split() == ["False"]
         a = pulses(chip, PIN_A, t0)
         b = pulses(chip, PIN_B, t0)
         assert len(a) == len(b) >= 6
-        assert set(widths(a)) == set(widths(b)) == {width}
-        assert all(pa[0] == pb[1] for pa, pb in zip(a, b, strict=True))  # A starts where B ends
-        assert set(periods(b)) == {m * slot}  # one pair per pulse period
-        assert b[0][0] - start < (n + 1) * slot  # the first pair within the first program
-        assert a[-1][1] < stop + (n + 1) * slot  # the program in progress ended the train
+        assert set(widths(a)) == set(widths(b)) == {w}
+        assert all(pa[0] == pb[1] + g for pa, pb in zip(a, b, strict=True))  # A starts the gap after B ends
+        assert set(periods(b)) == {per}  # one pair per pulse period
+        assert b[0][0] - start < 1_100_000  # the first pair after the first rest (1 ms)
+        assert a[-1][1] < stop + 3 * prog  # the programs in the 8-word FIFO (two) ended the train

@@ -96,13 +96,13 @@ def engine(repl: RawRepl) -> RawRepl:
     return repl
 
 
-def configure(repl: RawRepl, hz: int, width_us: int) -> tuple[int, int, int]:
-    """As stim.hal.outputs.configure between sessions: halt, abort, configure. (slot, width, period) ns."""
-    out = repl.exec("s = settings_for(%d, %d, 125_000_000, 20)\npc.halt()\npc.abort()\npc.configure(s)\n"
-                    "print(s.div, s.top, s.w, s.m, s.n)" % (hz, width_us))
-    div, top, w, m, n = (int(v) for v in out.split())
-    slot = (top + 1) * div * CYCLE_NS
-    return slot * n, w * div * CYCLE_NS, m * slot
+def configure(repl: RawRepl, hz: int, width_us: int) -> tuple[int, int, int, int]:
+    """As stim.hal.outputs.configure between sessions: halt, abort, configure.
+    (program, width, period, gap) ns."""
+    out = repl.exec("s = settings_for(%d, %d, 125_000_000, 20, 0, 0, 2)\npc.halt()\npc.abort()\npc.configure(s)\n"
+                    "print(s.program_cycles, s.width_cycles, s.period_cycles, s.gap_cycles)" % (hz, width_us))
+    prog, w, per, gap = (int(v) for v in out.split())
+    return prog * CYCLE_NS, w * CYCLE_NS, per * CYCLE_NS, gap * CYCLE_NS
 
 
 def session(chip: Silicon, repl: RawRepl, program_ns: int, programs: int) -> int:
@@ -117,25 +117,25 @@ def session(chip: Silicon, repl: RawRepl, program_ns: int, programs: int) -> int
     return t0
 
 
-def check_pairs(chip: Silicon, since: int, width: int, period: int, at_least: int) -> None:
+def check_pairs(chip: Silicon, since: int, width: int, period: int, gap: int, at_least: int) -> None:
     a = pulses(chip, PIN_A, since)
     b = pulses(chip, PIN_B, since)
     assert len(a) == len(b) >= at_least
     assert {y - x for x, y in a} == {y - x for x, y in b} == {width}
-    assert all(pa[0] == pb[1] for pa, pb in zip(a, b, strict=True))  # A starts where B ends
+    assert all(pa[0] == pb[1] + gap for pa, pb in zip(a, b, strict=True))  # A starts the gap after B ends
     assert {q[0] - p[0] for p, q in pairwise(b)} == {period}  # one pair per pulse period
 
 
 def test_pulse_engine_restarts_after_abort_and_configure(chip: Silicon, engine: RawRepl) -> None:
-    """Session, stop, idle wraps (stale DMA credits), reconfigure to another program, second
+    """Session, stop, an idle machine, reconfigure to another program, second
     session: one pair per pulse period in each, and the emulator keeps time throughout."""
     with wall_limit(WALL_S):
-        program_ns, width, period = configure(engine, 200, 100)
+        program_ns, width, period, gap = configure(engine, 200, 100)
         t0 = session(chip, engine, program_ns, 6)
-        check_pairs(chip, t0, width, period, 6)
-        chip.run_for(50_000_000)  # the slice wraps on while D idles: credits pile up
-        program_ns, width, period = configure(engine, 100, 200)
+        check_pairs(chip, t0, width, period, gap, 6)
+        chip.run_for(50_000_000)  # the machine idles at its rest while D is idle
+        program_ns, width, period, gap = configure(engine, 100, 200)
         t1 = session(chip, engine, program_ns, 6)
-        check_pairs(chip, t1, width, period, 6)
+        check_pairs(chip, t1, width, period, gap, 6)
         t2 = session(chip, engine, program_ns, 4)  # and a third start, without configure
-        check_pairs(chip, t2, width, period, 4)
+        check_pairs(chip, t2, width, period, gap, 4)
