@@ -1,0 +1,245 @@
+"""PIO state machines on the emulated RP2040, cycle-exact, against the RP2040 datasheet (ch. 3).
+
+What patches/pio.mjs gives, checked on the pin trace of the real MicroPython firmware: every
+enabled state machine runs one instruction cycle per tick of its clock divider in step with
+the emulated clock, delay cycles included (3.4.2, 3.5.5), so widths and gaps are whole
+cycles to the nanosecond; side-set acts on an instruction's first cycle even when it stalls
+(3.5.1); a joined TX FIFO holds 8 words and an FJOIN change flushes it (3.5.4, SHIFTCTRL);
+autopull stalls an OUT on an empty FIFO (3.5.4.2); a DMA channel paced by the machine's TX
+DREQ keeps it fed without overflowing the FIFO (2.5.3). The second half runs PicoStim's
+pulse program of docs/programs.md, written register by register as the firmware will.
+"""
+
+from typing import Optional
+
+import pytest
+from picostim.silicon.chip import Silicon
+from picostim.silicon.repl import RawRepl
+
+PIO0 = 0x50200000
+PIO1 = 0x50300000
+CTRL, FSTAT, FDEBUG, FLEVEL, TXF0 = 0x000, 0x004, 0x008, 0x00C, 0x010
+SM0_CLKDIV, SM_STRIDE = 0x0C8, 0x18
+CLKDIV, EXECCTRL, SHIFTCTRL, ADDR, INSTR, PINCTRL = 0x00, 0x04, 0x08, 0x0C, 0x10, 0x14
+SET_ALIAS, XOR_ALIAS = 0x2000, 0x1000
+FJOIN_TX, FJOIN_RX, AUTOPULL = 1 << 30, 1 << 31, 1 << 17
+
+
+def sm_reg(base: int, sm: int, reg: int) -> int:
+    return base + SM0_CLKDIV + SM_STRIDE * sm + reg
+
+
+def edges(chip: Silicon, gpio: int, since: int) -> list[tuple[int, Optional[int]]]:
+    return [(ns, level) for ns, g, level in chip.pins if g == gpio and ns >= since]
+
+
+def pulses(chip: Silicon, gpio: int, since: int) -> list[tuple[int, int]]:
+    """(rise, fall) of each whole high pulse on the pin since `since`."""
+    out = []
+    start = None
+    for ns, level in edges(chip, gpio, since):
+        if level == 1:
+            start = ns
+        elif start is not None:
+            out.append((start, ns))
+            start = None
+    return out
+
+
+def cycle_ns(repl: RawRepl) -> float:
+    hz = int(repl.exec("import machine\nprint(machine.freq())"))
+    return 1e9 / hz
+
+
+# -- rp2.asm_pio and rp2.StateMachine (PIO1, divider 125) ------------------------------------------
+PAIR = """
+import rp2
+from machine import Pin, mem32
+
+@rp2.asm_pio(set_init=rp2.PIO.OUT_LOW, sideset_init=rp2.PIO.OUT_LOW)
+def pair():
+    pull()             .side(1)      # B high while it waits for a word
+    mov(x, osr)        .side(0)
+    set(pins, 1)       .side(0) [2]  # A rises
+    label("hi")
+    jmp(x_dec, "hi")   .side(0) [1]  # x + 1 times 2 cycles
+    set(pins, 0)       .side(0)      # A falls
+
+sm = rp2.StateMachine(4, pair, freq=1_000_000, set_base=Pin(%d), sideset_base=Pin(%d))
+"""
+PIN_A, PIN_B = 20, 21
+WORDS = [10, 3, 0]
+
+
+def test_asm_pio_program_runs_on_its_divided_clock(chip: Silicon, repl: RawRepl) -> None:
+    """StateMachine(4) at freq=1 MHz (divider 125, exact): A is high 3 + 2 (x + 1) cycles of 1 us
+    per word; between words the machine takes 3 cycles, of which the non-stalling `pull` raises
+    B for exactly one; after the last word `pull` stalls with B high from its first cycle."""
+    cyc = cycle_ns(repl) * 125
+    repl.exec(PAIR % (PIN_A, PIN_B))
+    t0 = chip.now_ns
+    repl.exec("sm.active(1)")
+    chip.run_for(50_000)
+    stalled = pulses(chip, PIN_B, t0)
+    t1 = chip.now_ns
+    repl.exec("for w in %r:\n    sm.put(w)" % WORDS)
+    chip.run_for(200_000)
+    out = repl.exec("print(sm.tx_fifo(), mem32[%d] == pair[0][0])" % sm_reg(PIO1, 0, INSTR))
+    repl.exec("sm.active(0)")
+    assert out.split() == ["0", "True"]  # fed through, waiting at `pull` (SMn_INSTR reads it)
+    assert stalled == []  # B rose at the enable and stays high while `pull` stalls
+    assert [lv for _, lv in edges(chip, PIN_B, t0)][:1] == [1]
+    a = pulses(chip, PIN_A, t1)
+    b = pulses(chip, PIN_B, t0)
+    assert [hi - lo for lo, hi in a] == [(3 + 2 * (x + 1)) * cyc for x in WORDS]
+    assert [nxt[0] - prev[1] for prev, nxt in zip(a, a[1:])] == [3 * cyc] * (len(WORDS) - 1)
+    # B: the stall's pulse ends one cycle after the word lands, A rises one cycle later still;
+    # between words B is high one cycle, one cycle after A falls.
+    assert a[0][0] - b[0][1] == cyc
+    assert [(lo - prev[1], hi - lo) for prev, (lo, hi) in zip(a, b[1:])] == [(cyc, cyc)] * (len(WORDS) - 1)
+    last_b = edges(chip, PIN_B, a[-1][1])
+    assert last_b == [(a[-1][1] + cyc, 1)]  # the final stalled `pull` holds B high
+
+
+# -- PicoStim's pulse program, by register, fed by TX-DREQ-paced DMA (PIO0) -------------------------
+# docs/programs.md "The program": lead pin on side-set, trail pin on `set`, SIDESET_COUNT 1.
+PROGRAM = [
+    0x6020,  # 0  out x, 32        side 0   R
+    0x0041,  # 1  jmp x--, 1       side 0
+    0x6020,  # 2  out x, 32        side 0   L
+    0xB042,  # 3  nop              side 1   lead rises
+    0x1044,  # 4  jmp x--, 4       side 1
+    0x7040,  # 5  out y, 32        side 1   G
+    0x0086,  # 6  jmp y--, 6       side 0   lead falls
+    0x6020,  # 7  out x, 32        side 0   T
+    0xE001,  # 8  set pins, 1      side 0   trail rises
+    0x0049,  # 9  jmp x--, 9       side 0
+    0xE000,  # 10 set pins, 0      side 0   trail falls
+]
+SM = 1
+LEAD, TRAIL = 18, 19
+# (R, L, G, T) per pulse: varied (the smallest gap, G = 0, among them), then a steady train. The
+# first rest (400 us) covers the interpreted FUNCSEL writes after the enable, as the firmware's
+# first stretch is a rest so the pads belong to the machine before the first phase.
+TRAIN = [(50_000, 50, 20, 60), (200, 30, 0, 10), (1000, 7, 3, 7), (5, 1, 1, 1)] + [(300, 40, 12, 40)] * 4
+
+LOAD = """
+from machine import mem32
+from rp2 import DMA
+from array import array
+P = %d
+SM = %d
+def r(reg):
+    return P + 0xc8 + 0x18 * SM + reg
+mem32[P + 0x3000] = 1 << SM                     # CTRL clear alias: SM_ENABLE off
+for i, w in enumerate(%r):
+    mem32[P + 0x48 + 4 * i] = w                 # INSTR_MEM
+mem32[r(0x00)] = 1 << 16                        # CLKDIV 1
+mem32[r(0x04)] = 10 << 12                       # EXECCTRL: wrap 10 -> 0
+mem32[r(0x08)] = (1 << 17) | (1 << 30)          # SHIFTCTRL: autopull at 32 bits, TX joined
+pinctrl = (1 << 29) | (1 << 26) | (%d << 10)    # one side-set pin (lead), one set pin
+mem32[r(0x14)] = pinctrl | (%d << 5)
+mem32[r(0x10)] = 0xe081                         # exec `set pindirs, 1`: trail
+mem32[r(0x14)] = pinctrl | (%d << 5)
+mem32[r(0x10)] = 0xe081                         # lead
+mem32[r(0x14)] = pinctrl | (%d << 5)
+""" % (PIO0, SM, PROGRAM, LEAD, TRAIL, LEAD, TRAIL)
+
+FIFO_CHECK = """
+mem32[P + 0x3000] = 1 << SM
+for w in range(9):
+    mem32[P + 0x10 + 4 * SM] = w                # 8 fit the joined FIFO, the 9th overflows
+full = (mem32[P + 0x0c] >> (8 * SM)) & 0xf, (mem32[P + 4] >> (16 + SM)) & 1, (mem32[P + 8] >> (16 + SM)) & 1
+mem32[r(0x08) + 0x1000] = 1 << 31              # XOR alias: FJOIN_RX toggled twice flushes both FIFOs
+mem32[r(0x08) + 0x1000] = 1 << 31
+mem32[P + 8] = 0xffffffff                       # FDEBUG: write 1 to clear
+print(*full, (mem32[P + 0x0c] >> (8 * SM)) & 0xf, mem32[P + 8])
+"""
+
+START = """
+mem32[P + 0x2000] = 1 << (4 + SM)               # SM_RESTART
+mem32[r(0x10)] = 0x0000                         # exec `jmp 0`
+words = array('I', %r)
+d = DMA()
+d.config(read=words, write=P + 0x10 + 4 * SM, count=len(words), trigger=True,
+         ctrl=d.pack_ctrl(size=2, inc_read=True, inc_write=False, treq_sel=SM))
+mem32[P + 0x2000] = 1 << SM                     # CTRL set alias: SM_ENABLE
+mem32[0x40014004 + 8 * %d] = 6                  # FUNCSEL PIO0 on both pads
+mem32[0x40014004 + 8 * %d] = 6
+"""
+
+AFTER = """
+print(d.active(), mem32[r(0x0c)], (mem32[P + 0x0c] >> (8 * SM)) & 0xf, (mem32[P + 4] >> (24 + SM)) & 1,
+      (mem32[P + 8] >> (24 + SM)) & 1, (mem32[P + 8] >> (16 + SM)) & 1)
+mem32[P + 0x3000] = 1 << SM
+d.close()
+"""
+
+
+@pytest.fixture(scope="module")
+def train(chip: Silicon, repl: RawRepl) -> tuple[float, int]:
+    """The program loaded and the train run to its end: (cycle ns, start ns)."""
+    cyc = cycle_ns(repl)
+    repl.exec(LOAD)
+    t0 = chip.now_ns
+    repl.exec(START % ([w for p in TRAIN for w in p], LEAD, TRAIL))
+    total = sum(r + lead + g + t + 11 for r, lead, g, t in TRAIN)
+    chip.run_for(total * cyc + 100_000)
+    return cyc, t0
+
+
+def test_pulse_program_widths_gap_and_rest_to_the_cycle(chip: Silicon, train: tuple[float, int]) -> None:
+    """docs/programs.md: lead L + 3, gap G + 2, trail T + 2, rest R + 4 cycles (8 ns each),
+    one pulse per four words, in order, exactly."""
+    cyc, t0 = train
+    lead = pulses(chip, LEAD, t0)
+    trail = pulses(chip, TRAIL, t0)
+    assert len(lead) == len(trail) == len(TRAIN)
+    assert [hi - lo for lo, hi in lead] == [(p[1] + 3) * cyc for p in TRAIN]
+    assert [t[0] - ld[1] for ld, t in zip(lead, trail)] == [(p[2] + 2) * cyc for p in TRAIN]
+    assert [hi - lo for lo, hi in trail] == [(p[3] + 2) * cyc for p in TRAIN]
+    assert [ld[0] - t[1] for t, ld in zip(trail, lead[1:])] == [(p[0] + 4) * cyc for p in TRAIN[1:]]
+
+
+def test_pulse_program_period_is_the_sum_plus_eleven(chip: Silicon, train: tuple[float, int]) -> None:
+    """In the steady train (equal words) the period is R + L + G + T + 11 cycles, lead to lead."""
+    cyc, t0 = train
+    lead = pulses(chip, LEAD, t0)
+    steady = [i for i, p in enumerate(TRAIN) if p == TRAIN[-1]]
+    r, ld, g, t = TRAIN[-1]
+    got = [lead[i][0] - lead[i - 1][0] for i in steady[1:]]
+    assert got == [(r + ld + g + t + 11) * cyc] * (len(steady) - 1)
+
+
+def test_pulse_program_pins_never_high_together(chip: Silicon, train: tuple[float, int]) -> None:
+    """At no instant are lead and trail both high (levels replayed edge by edge)."""
+    _, t0 = train
+    level = {LEAD: 0, TRAIL: 0}
+    both = []
+    seen = 0
+    for ns, g, lv in chip.pins:
+        if ns < t0 or g not in level:
+            continue
+        level[g] = lv or 0
+        seen += 1
+        if level[LEAD] and level[TRAIL]:
+            both.append(ns)
+    assert seen >= 4 * len(TRAIN)  # both pins' pulses are in the trace
+    assert both == []
+
+
+def test_pulse_program_stalls_at_out_r_with_both_pins_low(chip: Silicon, repl: RawRepl,
+                                                          train: tuple[float, int]) -> None:
+    """After the DMA's last word: the DMA is idle, the machine waits at `out x` (R, address 0)
+    on an empty FIFO (FDEBUG.TXSTALL), no word was ever lost (no TXOVER), both pins low."""
+    out = repl.exec(AFTER)
+    assert out.split() == ["False", "0", "0", "1", "1", "0"]
+    assert chip.levels[LEAD] == 0 and chip.levels[TRAIL] == 0
+
+
+def test_joined_fifo_holds_eight_and_an_fjoin_change_flushes(repl: RawRepl, train: tuple[float, int]) -> None:
+    """SHIFTCTRL.FJOIN_TX (datasheet 3.5.4): the TX FIFO takes the RX FIFO's storage, 8 words, so
+    FLEVEL reads 8 and FSTAT.TXFULL is set after 8 writes, and a 9th sets FDEBUG.TXOVER; toggling
+    FJOIN_RX twice (pico-sdk pio_sm_clear_fifos) flushes it to 0; FDEBUG clears by writing 1s."""
+    out = repl.exec(FIFO_CHECK)
+    assert out.split() == ["8", "1", "1", "0", "0"]
