@@ -243,3 +243,77 @@ def test_joined_fifo_holds_eight_and_an_fjoin_change_flushes(repl: RawRepl, trai
     FJOIN_RX twice (pico-sdk pio_sm_clear_fifos) flushes it to 0; FDEBUG clears by writing 1s."""
     out = repl.exec(FIFO_CHECK)
     assert out.split() == ["8", "1", "1", "0", "0"]
+
+
+# -- the firmware's feeding: D paced by the TX DREQ, C restarting D (docs/programs.md) --------------
+CHAIN_SM = 2
+CHAIN_LEAD, CHAIN_TRAIL = 6, 7
+CHAIN_PROGRAM = [(400, 20, 5, 20), (600, 30, 10, 30)]  # two pulses a program
+
+CHAIN = """
+from uctypes import addressof
+SM = %d
+def r(reg):
+    return P + 0xc8 + 0x18 * SM + reg
+mem32[P + 0x3000] = 1 << SM
+mem32[r(0x00)] = 1 << 16
+mem32[r(0x04)] = 10 << 12
+mem32[r(0x08)] = (1 << 17) | (1 << 30)
+pinctrl = (1 << 29) | (1 << 26) | (%d << 10)
+mem32[r(0x14)] = pinctrl | (%d << 5)
+mem32[r(0x10)] = 0xe081
+mem32[r(0x14)] = pinctrl | (%d << 5)
+mem32[r(0x10)] = 0xe081
+mem32[r(0x14)] = pinctrl | (%d << 5)
+mem32[r(0x08) + 0x1000] = 1 << 31
+mem32[r(0x08) + 0x1000] = 1 << 31
+mem32[P + 0x2000] = 1 << (4 + SM)
+mem32[r(0x10)] = 0x0000
+prog = array('I', %r)
+restart = array('I', [addressof(prog)])
+dd = DMA()
+cc = DMA()
+dd.config(read=prog, write=P + 0x10 + 4 * SM, count=len(prog), trigger=False,
+          ctrl=dd.pack_ctrl(size=2, inc_read=True, inc_write=False, treq_sel=SM, chain_to=cc.channel))
+cc.config(read=restart, write=0x50000000 + 0x40 * dd.channel + 0x3c, count=1, trigger=False,
+          ctrl=cc.pack_ctrl(size=2, inc_read=False, inc_write=False))
+mem32[0x40014004 + 8 * %d] = 6
+mem32[0x40014004 + 8 * %d] = 6
+dd.active(1)
+mem32[P + 0x2000] = 1 << SM
+"""
+
+
+def test_restart_chain_keeps_the_machine_fed_and_stop_ends_the_program(chip: Silicon, repl: RawRepl,
+                                                                        train: tuple[float, int]) -> None:
+    """C restarts D from the restart word after each program; the FIFO keeps the machine fed
+    across every restart, so lead-to-lead periods take only the program's two values. One
+    store (restart word := 0) stops it: D ends the program in progress, the machine waits at
+    `out x` (R) with both pins low, and the train holds whole programs."""
+    cyc, _ = train
+    t0 = chip.now_ns
+    words = [w for p in CHAIN_PROGRAM for w in p]
+    repl.exec(CHAIN % (CHAIN_SM, CHAIN_LEAD, CHAIN_TRAIL, CHAIN_LEAD, CHAIN_TRAIL, words, CHAIN_LEAD, CHAIN_TRAIL))
+    chip.run_for(1_000_000)
+    # SMn_ADDR read back while the loops run (each read works the loop's state out at that
+    # instant, and must not move a single edge: the period check below covers these reads)
+    seen = repl.exec("seen = set()\nfor i in range(400):\n    seen.add(mem32[r(0x0c)])\nprint(*sorted(seen))")
+    chip.run_for(1_000_000)
+    t1 = chip.now_ns
+    repl.exec("restart[0] = 0")
+    program_ns = sum(r + ld + g + t + 11 for r, ld, g, t in CHAIN_PROGRAM) * cyc
+    chip.run_for(5 * program_ns)
+    out = repl.exec(AFTER.replace("d.", "dd."))
+    lead = pulses(chip, CHAIN_LEAD, t0)
+    trail = pulses(chip, CHAIN_TRAIL, t0)
+    (r0, l0, g0, t0_), (r1, l1, g1, t1_) = CHAIN_PROGRAM
+    steps = {(l0 + 3 + g0 + 2 + t0_ + 2 + r1 + 4) * cyc, (l1 + 3 + g1 + 2 + t1_ + 2 + r0 + 4) * cyc}
+    addrs = [int(a) for a in seen.split()]
+    assert {1, 4, 9} <= set(addrs) <= set(range(len(PROGRAM)))  # all three loops seen
+    assert len(lead) == len(trail)
+    assert sum(1 for p in lead if p[0] < t1) > 100  # over 50 restarts before the stop
+    assert {b[0] - a[0] for a, b in zip(lead, lead[1:])} == steps
+    assert len(lead) % len(CHAIN_PROGRAM) == 0  # whole programs only
+    assert lead[-1][0] > t1  # the program in progress when the stop was stored ended
+    assert out.split() == ["False", "0", "0", "1", "1", "0"]
+    assert chip.levels[CHAIN_LEAD] == 0 and chip.levels[CHAIN_TRAIL] == 0
