@@ -10,6 +10,7 @@ DREQ keeps it fed without overflowing the FIFO (2.5.3). The second half runs Pic
 pulse program of docs/programs.md, written register by register as the firmware will.
 """
 
+from itertools import pairwise
 from typing import Optional
 
 import pytest
@@ -92,11 +93,12 @@ def test_asm_pio_program_runs_on_its_divided_clock(chip: Silicon, repl: RawRepl)
     a = pulses(chip, PIN_A, t1)
     b = pulses(chip, PIN_B, t0)
     assert [hi - lo for lo, hi in a] == [(3 + 2 * (x + 1)) * cyc for x in WORDS]
-    assert [nxt[0] - prev[1] for prev, nxt in zip(a, a[1:])] == [3 * cyc] * (len(WORDS) - 1)
+    assert [nxt[0] - prev[1] for prev, nxt in pairwise(a)] == [3 * cyc] * (len(WORDS) - 1)
     # B: the stall's pulse ends one cycle after the word lands, A rises one cycle later still;
     # between words B is high one cycle, one cycle after A falls.
     assert a[0][0] - b[0][1] == cyc
-    assert [(lo - prev[1], hi - lo) for prev, (lo, hi) in zip(a, b[1:])] == [(cyc, cyc)] * (len(WORDS) - 1)
+    between = [(lo - prev[1], hi - lo) for prev, (lo, hi) in zip(a, b[1:], strict=False)]
+    assert between == [(cyc, cyc)] * (len(WORDS) - 1)
     last_b = edges(chip, PIN_B, a[-1][1])
     assert last_b == [(a[-1][1] + cyc, 1)]  # the final stalled `pull` holds B high
 
@@ -184,7 +186,7 @@ def train(chip: Silicon, repl: RawRepl) -> tuple[float, int]:
     t0 = chip.now_ns
     repl.exec(START % ([w for p in TRAIN for w in p], LEAD, TRAIL))
     total = sum(r + lead + g + t + 11 for r, lead, g, t in TRAIN)
-    chip.run_for(total * cyc + 100_000)
+    chip.run_for(round(total * cyc) + 100_000)
     return cyc, t0
 
 
@@ -196,9 +198,9 @@ def test_pulse_program_widths_gap_and_rest_to_the_cycle(chip: Silicon, train: tu
     trail = pulses(chip, TRAIL, t0)
     assert len(lead) == len(trail) == len(TRAIN)
     assert [hi - lo for lo, hi in lead] == [(p[1] + 3) * cyc for p in TRAIN]
-    assert [t[0] - ld[1] for ld, t in zip(lead, trail)] == [(p[2] + 2) * cyc for p in TRAIN]
+    assert [t[0] - ld[1] for ld, t in zip(lead, trail, strict=True)] == [(p[2] + 2) * cyc for p in TRAIN]
     assert [hi - lo for lo, hi in trail] == [(p[3] + 2) * cyc for p in TRAIN]
-    assert [ld[0] - t[1] for t, ld in zip(trail, lead[1:])] == [(p[0] + 4) * cyc for p in TRAIN[1:]]
+    assert [ld[0] - t[1] for t, ld in zip(trail, lead[1:], strict=False)] == [(p[0] + 4) * cyc for p in TRAIN[1:]]
 
 
 def test_pulse_program_period_is_the_sum_plus_eleven(chip: Silicon, train: tuple[float, int]) -> None:
@@ -302,7 +304,7 @@ def test_restart_chain_keeps_the_machine_fed_and_stop_ends_the_program(chip: Sil
     t1 = chip.now_ns
     repl.exec("restart[0] = 0")
     program_ns = sum(r + ld + g + t + 11 for r, ld, g, t in CHAIN_PROGRAM) * cyc
-    chip.run_for(5 * program_ns)
+    chip.run_for(round(5 * program_ns))
     out = repl.exec(AFTER.replace("d.", "dd."))
     lead = pulses(chip, CHAIN_LEAD, t0)
     trail = pulses(chip, CHAIN_TRAIL, t0)
@@ -312,7 +314,7 @@ def test_restart_chain_keeps_the_machine_fed_and_stop_ends_the_program(chip: Sil
     assert {1, 4, 9} <= set(addrs) <= set(range(len(PROGRAM)))  # all three loops seen
     assert len(lead) == len(trail)
     assert sum(1 for p in lead if p[0] < t1) > 100  # over 50 restarts before the stop
-    assert {b[0] - a[0] for a, b in zip(lead, lead[1:])} == steps
+    assert {b[0] - a[0] for a, b in pairwise(lead)} == steps
     assert len(lead) % len(CHAIN_PROGRAM) == 0  # whole programs only
     assert lead[-1][0] > t1  # the program in progress when the stop was stored ended
     assert out.split() == ["False", "0", "0", "1", "1", "0"]
