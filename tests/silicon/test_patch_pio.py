@@ -319,3 +319,53 @@ def test_restart_chain_keeps_the_machine_fed_and_stop_ends_the_program(chip: Sil
     assert lead[-1][0] > t1  # the program in progress when the stop was stored ended
     assert out.split() == ["False", "0", "0", "1", "1", "0"]
     assert chip.levels[CHAIN_LEAD] == 0 and chip.levels[CHAIN_TRAIL] == 0
+
+
+# -- autopull: an empty OSR is filled on one cycle and shifted out on the next ----------------------
+AUTOPULL = """
+from machine import mem32
+P = 0x50200000
+A, B = 0, 3
+def s(sm, reg):
+    return P + 0xc8 + 0x18 * sm + reg
+mem32[P + 0x3000] = (1 << A) | (1 << B)
+for i, w in enumerate([0x6020, 0xb042, 0x100d, 0xe001, 0x000f]):
+    mem32[P + 0x48 + 4 * (11 + i)] = w   # A: 11 out x, 32 side 0; 12 nop side 1; 13 jmp 13 side 1
+for sm, wrap in ((A, (13 << 12) | (11 << 7)), (B, (15 << 12) | (14 << 7))):   # B: 14 set pins, 1; 15 jmp 15
+    mem32[s(sm, 0x00)] = 1 << 16
+    mem32[s(sm, 0x04)] = wrap
+mem32[s(A, 0x08)] = (1 << 17) | (1 << 30)                  # autopull at 32 bits, TX joined
+mem32[s(A, 0x14)] = (1 << 29) | (1 << 26) | (%d << 10) | (%d << 5)
+mem32[s(A, 0x10)] = 0xe081                                 # pindirs of A's side-set pin
+mem32[s(B, 0x14)] = (1 << 26) | (%d << 5)
+mem32[s(B, 0x10)] = 0xe081
+mem32[s(B, 0x10)] = 0xe000
+for pin in (%d, %d):
+    mem32[0x40014004 + 8 * pin] = 6
+mem32[P + 0x2000] = (1 << (4 + A)) | (1 << (4 + B))        # SM_RESTART: A's OSR empty
+mem32[s(A, 0x10)] = 11                                     # exec jmp 11
+mem32[s(B, 0x10)] = 14
+for w in (7, 8, 9):
+    mem32[P + 0x10 + 4 * A] = w
+mem32[P + 0x2000] = (1 << A) | (1 << B)                    # both start on the same cycle
+"""
+SIDE_A, SET_B = 10, 11
+
+
+def test_autopull_fills_an_empty_osr_then_shifts_on_the_next_cycle(chip: Silicon, repl: RawRepl) -> None:
+    """Datasheet 3.5.4.2: an OUT that finds the OSR empty and data in the FIFO fills the OSR and
+    stalls that cycle (it "cannot fill an empty OSR and OUT it on the same cycle"); after the OUT
+    the next word refills the OSR in the background. A and B start on the same cycle: B's `set`
+    on its first cycle, A's `nop side 1` on its third (fill, out, nop). Of three words the FIFO
+    keeps one (one shifted out, one waiting in the OSR); A then halts in `jmp 13` to itself."""
+    cyc = cycle_ns(repl)
+    t0 = chip.now_ns
+    repl.exec(AUTOPULL % (SIDE_A, SIDE_A, SET_B, SIDE_A, SET_B))
+    chip.run_for(10_000)
+    out = repl.exec("print(mem32[P + 0x0c] & 0xf, mem32[s(A, 0x0c)], mem32[s(B, 0x0c)])\n"
+                    "mem32[P + 0x3000] = (1 << A) | (1 << B)")
+    a = [ns for ns, lv in edges(chip, SIDE_A, t0) if lv == 1]
+    b = [ns for ns, lv in edges(chip, SET_B, t0) if lv == 1]
+    assert len(a) == len(b) == 1
+    assert a[0] - b[0] == 2 * cyc
+    assert out.split() == ["1", "13", "15"]
