@@ -19,11 +19,7 @@ from picostim.silicon.repl import RawRepl
 
 PIO0 = 0x50200000
 PIO1 = 0x50300000
-CTRL, FSTAT, FDEBUG, FLEVEL, TXF0 = 0x000, 0x004, 0x008, 0x00C, 0x010
-SM0_CLKDIV, SM_STRIDE = 0x0C8, 0x18
-CLKDIV, EXECCTRL, SHIFTCTRL, ADDR, INSTR, PINCTRL = 0x00, 0x04, 0x08, 0x0C, 0x10, 0x14
-SET_ALIAS, XOR_ALIAS = 0x2000, 0x1000
-FJOIN_TX, FJOIN_RX, AUTOPULL = 1 << 30, 1 << 31, 1 << 17
+SM0_CLKDIV, SM_STRIDE, INSTR = 0x0C8, 0x18, 0x10  # SMn_INSTR reads the instruction at the PC
 
 
 def sm_reg(base: int, sm: int, reg: int) -> int:
