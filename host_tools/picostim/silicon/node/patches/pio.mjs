@@ -21,11 +21,12 @@
 //     TX FIFO drained one word later than silicon's and a stalled OUT finished the instant a
 //     word was written. (FDEBUG.TXSTALL is set while an OUT stalls on the empty FIFO.)
 //   - Side-set takes effect on an instruction's first cycle even if it stalls (3.5.1).
-//   - A delay [n] adds n idle cycles after the instruction, or after its stall (3.4.2).
-//   - SHIFTCTRL.FJOIN_TX/FJOIN_RX (3.5.4, 3.7 SHIFTCTRL): the joined FIFO is 8 deep, the
-//     other is disabled (reads as both full and empty), and both FIFOs are flushed whenever
-//     either bit changes (pico-sdk pio_sm_clear_fifos toggles FJOIN_RX twice for that).
-//     rp2040js kept two 4-deep FIFOs and flushed nothing.
+//   - A delay [n] adds n idle cycles after the instruction, or after its stall (3.4, the
+//     Delay/side-set field).
+//   - SHIFTCTRL.FJOIN_TX/FJOIN_RX (3.5.3 "FIFO Joining", 3.7 SHIFTCTRL): the joined FIFO is
+//     8 deep, the other is unavailable (FSTAT shows it both full and empty), and changing
+//     FJOIN discards the data in both FIFOs (pico-sdk pio_sm_clear_fifos toggles FJOIN_RX
+//     twice for that). rp2040js kept two 4-deep FIFOs and flushed nothing.
 //   - SMn_INSTR (3.5.7): the written instruction runs at once, in place of the one the
 //     machine would run (so it ends a stall); the PC does not advance; delay cycles are
 //     ignored; its pin writes reach the pads at once (rp2040js left them until its next
@@ -39,15 +40,18 @@
 //     asserted (TX: FIFO not full, RX: not empty), checked when the transfer runs, so it
 //     never overflows the FIFO (rp2040js checked only when it queued the transfer).
 // Left as rp2040js has it, or approximated:
-//   - A divider other than 1: cycles are INT + FRAC/256 clk_sys cycles apart (the mean rate;
-//     silicon's fractional divider jitters by one cycle). CLKDIV_RESTART is not modelled
-//     (at divider 1 it changes nothing). A machine's first cycle is the clk_sys cycle after
+//   - A fractional divider: cycles are INT + FRAC/256 clk_sys cycles apart (the mean rate;
+//     silicon's jitters by one clk_sys cycle); integer dividers are exact. CLKDIV_RESTART
+//     is not modelled (at divider 1 it changes nothing). A machine's first cycle is the clk_sys cycle after
 //     the enable.
 //   - A background autopull caused by a FIFO write happens at the write, up to one cycle
 //     before silicon's (the DMA's own timing is not cycle-exact either: rp2040js moves a
 //     word the instant its DREQ asserts).
-//   - OUT/MOV EXEC runs the executee in the OUT's cycle (silicon: the next one);
-//     OUT_STICKY, INLINE_OUT_EN and `mov osr` races are not modelled.
+//   - On a running machine an SMn_INSTR write runs at the write and the machine's own next
+//     cycle keeps its time (silicon: the written instruction takes that cycle).
+//   - OUT/MOV EXEC runs the executee in the OUT's cycle (silicon: the next one); the input
+//     synchronisers (2 cycles, INPUT_SYNC_BYPASS), OUT_STICKY and INLINE_OUT_EN are not
+//     modelled; the OSR count after reset is rp2040js's (SM_RESTART empties it, as silicon).
 import { DREQChannel } from '../node_modules/rp2040js/dist/esm/peripherals/dma.js';
 
 const CTRL = 0x000;
@@ -320,7 +324,7 @@ function installBlock(pio, clock, mcu) {
     if (sm.enabled && sm.t === Infinity && !sm.waiting) schedule(sm, nextCycle(sm, clock.nanos));
   }
 
-  // 3.5.4 / 3.7 SHIFTCTRL: FJOIN_TX joins the RX FIFO's storage onto the TX FIFO (8 words,
+  // 3.5.3 / 3.7 SHIFTCTRL: FJOIN_TX joins the RX FIFO's storage onto the TX FIFO (8 words,
   // RX disabled) and FJOIN_RX the reverse; both FIFOs are flushed when either bit changes.
   function joinFIFOs(sm, old) {
     if (!((old ^ sm.shiftCtrl) & (FJOIN_TX | FJOIN_RX))) return;
