@@ -149,7 +149,7 @@ export class Chip {
       const hooks = this.hooks;
       while (clock.nanos < end && !this.pendingReset) {
         if (core.waiting) {
-          // Asleep with nothing scheduled, only the world (between runs) can wake the core: skip to the end.
+          // Asleep with no alarm due: only the world (between runs) can wake it; skip to the end.
           const toAlarm = clock.nextAlarm ? clock.nanosToNextAlarm : end - clock.nanos;
           const step = Math.min(toAlarm, end - clock.nanos);
           clock.tick(step > 0 ? step : this.cycleNs);

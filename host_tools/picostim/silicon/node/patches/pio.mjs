@@ -42,8 +42,8 @@
 // Left as rp2040js has it, or approximated:
 //   - A fractional divider: cycles are INT + FRAC/256 clk_sys cycles apart (the mean rate;
 //     silicon's jitters by one clk_sys cycle); integer dividers are exact. CLKDIV_RESTART
-//     is not modelled (at divider 1 it changes nothing). A machine's first cycle is the clk_sys cycle after
-//     the enable.
+//     is not modelled (at divider 1 it changes nothing). A machine's first cycle is the
+//     clk_sys cycle after the enable.
 //   - A background autopull caused by a FIFO write happens at the write, up to one cycle
 //     before silicon's (the DMA's own timing is not cycle-exact either: rp2040js moves a
 //     word the instant its DREQ asserts).
@@ -344,7 +344,8 @@ function installBlock(pio, clock, mcu) {
   pio.readUint32 = (offset) => {
     if (offset >= SM0_CLKDIV && offset <= SM3_PINCTRL) {
       const reg = (offset - SM0_CLKDIV) % SM_STRIDE;
-      if (reg === REG_ADDR || reg === REG_INSTR) sync(sms[Math.floor((offset - SM0_CLKDIV) / SM_STRIDE)]);
+      const sm = sms[Math.floor((offset - SM0_CLKDIV) / SM_STRIDE)];
+      if (reg === REG_ADDR || reg === REG_INSTR) sync(sm); // the PC inside a loop run in one step
     }
     return read(offset);
   };
