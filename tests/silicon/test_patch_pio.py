@@ -263,10 +263,11 @@ mem32[r(0x10)] = 0xe081
 mem32[r(0x14)] = pinctrl | (%d << 5)
 mem32[r(0x10)] = 0xe081
 mem32[r(0x14)] = pinctrl | (%d << 5)
+mem32[r(0x10)] = 0xe000                         # exec `set pins, 0 side 0`: both low
+mem32[r(0x08) + 0x1000] = 1 << 31               # flush the FIFOs
 mem32[r(0x08) + 0x1000] = 1 << 31
-mem32[r(0x08) + 0x1000] = 1 << 31
-mem32[P + 0x2000] = 1 << (4 + SM)
-mem32[r(0x10)] = 0x0000
+mem32[P + 0x2000] = 1 << (4 + SM)               # SM_RESTART: OSR empty, no stall
+mem32[r(0x10)] = 0x0000                         # exec `jmp 0`
 prog = array('I', %r)
 restart = array('I', [addressof(prog)])
 dd = DMA()
@@ -365,3 +366,39 @@ def test_autopull_fills_an_empty_osr_then_shifts_on_the_next_cycle(chip: Silicon
     assert len(a) == len(b) == 1
     assert a[0] - b[0] == 2 * cyc
     assert out.split() == ["1", "13", "15"]
+
+
+def alternate(values: list[int], n: int) -> list[int]:
+    return [values[i % len(values)] for i in range(n)]
+
+
+def test_prepare_after_an_abort_mid_program_runs_only_the_new_program(chip: Silicon, repl: RawRepl,
+                                                                      train: tuple[float, int]) -> None:
+    """Machine disabled and D aborted mid-program (words left in the FIFO, one in the OSR, the PC
+    inside a loop); then the firmware's prepare(): both pins low by an exec'd `set pins, 0 side 0`,
+    FJOIN toggled (the FIFO flushed), SM_RESTART (the OSR emptied), exec `jmp 0`. The new program's
+    pulses are exact from the first; nothing of the old one shows."""
+    cyc, _ = train
+    old = [w for p in CHAIN_PROGRAM for w in p]
+    repl.exec(CHAIN % (CHAIN_SM, CHAIN_LEAD, CHAIN_TRAIL, CHAIN_LEAD, CHAIN_TRAIL, old, CHAIN_LEAD, CHAIN_TRAIL))
+    chip.run_for(300_000)
+    left = repl.exec("mem32[P + 0x3000] = 1 << SM\ndd.active(0)\ncc.active(0)\ndd.close()\ncc.close()\n"
+                     "print((mem32[P + 0x0c] >> (8 * SM)) & 0xf, mem32[r(0x0c)])")
+    t0 = chip.now_ns
+    new = [(500, 11, 4, 11), (700, 25, 7, 25)]
+    repl.exec(CHAIN % (CHAIN_SM, CHAIN_LEAD, CHAIN_TRAIL, CHAIN_LEAD, CHAIN_TRAIL, [w for p in new for w in p],
+                       CHAIN_LEAD, CHAIN_TRAIL))
+    chip.run_for(300_000)
+    repl.exec("restart[0] = 0")
+    chip.run_for(100_000)
+    out = repl.exec(AFTER.replace("d.", "dd.") + "cc.close()")
+    lead = pulses(chip, CHAIN_LEAD, t0)
+    trail = pulses(chip, CHAIN_TRAIL, t0)
+    level, addr = (int(v) for v in left.split())
+    assert level == 8 and addr in range(len(PROGRAM))  # aborted with a full FIFO
+    assert len(lead) == len(trail) > 10
+    assert [hi - lo for lo, hi in lead] == [(x + 3) * cyc for x in alternate([p[1] for p in new], len(lead))]
+    assert [hi - lo for lo, hi in trail] == [(x + 2) * cyc for x in alternate([p[3] for p in new], len(trail))]
+    assert [t[0] - ld[1] for ld, t in zip(lead, trail, strict=True)] == [
+        (x + 2) * cyc for x in alternate([p[2] for p in new], len(lead))]
+    assert out.split() == ["False", "0", "0", "1", "1", "0"]
