@@ -2,13 +2,14 @@
 
 What patches/pio.mjs gives, checked on the pin trace of the real MicroPython firmware: every
 enabled state machine runs one instruction cycle per tick of its clock divider in step with
-the emulated clock, delay cycles included (3.4.2, 3.5.5), so widths and gaps are whole
-cycles to the nanosecond; side-set acts on an instruction's first cycle even when it stalls
-(3.5.1); a joined TX FIFO holds 8 words and an FJOIN change flushes it (3.5.4, SHIFTCTRL);
-autopull stalls an OUT on an empty FIFO (3.5.4.2); a DMA channel paced by the machine's TX
-DREQ keeps it fed without overflowing the FIFO (2.5.3). The second half runs PicoStim's
-pulse program of docs/programs.md, written register by register as the firmware will.
-"""
+the emulated clock, delay cycles included (3.4, 3.5.5), so widths and gaps are whole cycles
+to the nanosecond; side-set acts on an instruction's first cycle even when it stalls (3.5.1);
+a joined TX FIFO holds 8 words and an FJOIN change flushes it (3.5.3); autopull fills an
+empty OSR on one cycle and shifts out on the next, and stalls an OUT on an empty FIFO
+(3.5.4.2); a DMA channel paced by the machine's TX DREQ keeps it fed without overflowing the
+FIFO (2.5.3). Most tests run PicoStim's pulse program of docs/programs.md, written register
+by register as the firmware will: one DMA-fed train, the firmware's restart chain and stop,
+and prepare() after an abort."""
 
 from itertools import pairwise
 from typing import Optional
