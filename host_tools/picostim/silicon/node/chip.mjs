@@ -149,7 +149,9 @@ export class Chip {
       const hooks = this.hooks;
       while (clock.nanos < end && !this.pendingReset) {
         if (core.waiting) {
-          const step = Math.min(clock.nanosToNextAlarm, end - clock.nanos);
+          // Asleep with no alarm due: only the world (between runs) can wake it; skip to the end.
+          const toAlarm = clock.nextAlarm ? clock.nanosToNextAlarm : end - clock.nanos;
+          const step = Math.min(toAlarm, end - clock.nanos);
           clock.tick(step > 0 ? step : this.cycleNs);
           this.stats.idleNs += step > 0 ? step : this.cycleNs;
         } else {
