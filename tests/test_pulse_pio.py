@@ -78,27 +78,29 @@ def _machine(chip: object, prog: list[int], side_pin: int, set_pin: int, words: 
 
 def test_the_model_runs_the_program_to_the_cycle() -> None:
     """R, L, G, T words give a rest of R + 4, a lead of L + 3, a gap of G + 2 and a trail of T + 2
-    cycles, on the pads, once FUNCSEL is PIO0; then the machine waits at `out x` (the next R) with
-    both low."""
+    cycles, on the pads, once FUNCSEL is PIO0 (a rest counted from the trail's fall, at the start of
+    `set pins, 0`). From the enable at instruction 0 the first rest is R + 3 cycles, plus one: that
+    OUT finds the OSR empty and refills it first, where later words are prefetched (datasheet
+    3.5.4.2). Then the machine waits at `out x` (the next R) with both pins low."""
     chip = fakehw.install()
     mem32 = fmachine.mem32
     lead, trail = 5, 4
-    r, l_, g, t = 100, 50, 7, 60
-    _machine(chip, list(pulse.PROGRAM), lead, trail, [r, l_, g, t])
+    r, l_, g, t, r2 = 100, 50, 7, 60, 30
+    _machine(chip, list(pulse.PROGRAM), lead, trail, [r, l_, g, t, r2, l_, g, t])
     chip.gpio_set_function(lead, FUNC_PIO0)
     chip.gpio_set_function(trail, FUNC_PIO0)
-    t0 = -(-chip.clock.now_ns() // NS) * NS + NS  # the enable below lands on the next cycle edge
-    chip.clock.advance_to(t0 - 1)
     mem32[BASE + 0x2000 + pio.CTRL] = 1  # enable SM0 through the SET alias
+    t0 = -(-chip.clock.now_ns() // NS) * NS  # the write took effect at the end of its call: the next edge
     chip.clock.advance(100_000)
     el = chip.edges(lead, 0, chip.clock.now_ns())
     et = chip.edges(trail, 0, chip.clock.now_ns())
-    assert [v for _t, v in el] == [1, 0] and [v for _t, v in et] == [1, 0]
-    start = el[0][0] - (r + 4) * NS  # the rest began with the machine's first instruction
-    assert start >= t0 - NS
-    assert el[1][0] - el[0][0] == (l_ + 3) * NS
-    assert et[0][0] - el[1][0] == (g + 2) * NS
-    assert et[1][0] - et[0][0] == (t + 2) * NS
+    assert [v for _t, v in el] == [1, 0, 1, 0] and [v for _t, v in et] == [1, 0, 1, 0]
+    assert el[0][0] - t0 == (r + 3 + 1) * NS  # the first rest, with the refill's cycle
+    for k in (0, 2):
+        assert el[k + 1][0] - el[k][0] == (l_ + 3) * NS
+        assert et[k][0] - el[k + 1][0] == (g + 2) * NS
+        assert et[k + 1][0] - et[k][0] == (t + 2) * NS
+    assert el[2][0] - et[1][0] == (r2 + 4) * NS  # a prefetched rest
     # Idle: both pins low, back at instruction 0 (`out x` for the next R) with an empty FIFO, stalled.
     assert mem32[SM0 + pio.ADDR] == 0
     assert mem32[BASE + pio.FSTAT] & (1 << 24)  # TXEMPTY

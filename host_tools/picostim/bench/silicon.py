@@ -66,6 +66,8 @@ observe.mjs) or from the firmware's own console (`diag`), never computed from th
                                        inside one loop pass delays that pass's watchdog feed as much
     silicon.freq_error_pct_max / width_error_us_max
                                        the six built-in programs, from the CH1 pulse pins
+    silicon.pulse_*                    the pulse engine's gap, lead, overlap and widths over a few
+                                       shapes (bench/silicon_pulse.py), as pulse.* on the model
     silicon.unexpected_resets          resets the chip made that no scenario asked for, over every
                                        session (the heap probe's: silicon.heap_probe_resets); the
                                        steady session ends with a settings flush (program selected)
@@ -89,6 +91,7 @@ from picostim.silicon.chip import Silicon
 from picostim.silicon.repl import RawRepl
 from picostim.silicon.session import SiliconSession
 
+from . import silicon_pulse
 from .silicon_heap import heap_probe, heap_probe_s
 from .silicon_kill import MS, REPO, STIM4, TICK_NS, kill_figures
 from .silicon_parts import tick_parts
@@ -402,6 +405,8 @@ def measure_all(progress: Callable[[str], None], edges: int = KILL_EDGES) -> dic
     figs.update(_steady(progress, pcs))
     figs.update(_module_heap(progress))
     figs.update(_programs(progress))
+    progress("silicon: the pulse engine's shapes (gaps, both leads) from the pin trace")
+    figs.update(silicon_pulse.measure(progress))
     progress("silicon: a running loop pass by part (the calibration of the model's tick, fakehw.pycost)")
     figs.update(tick_parts(progress))
     progress("silicon: the watchdog with the flash at its worst-case times")

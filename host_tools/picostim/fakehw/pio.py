@@ -11,13 +11,14 @@ Execution
 ---------
 A state machine runs one instruction per clock-divided cycle (divider 1: one
 per clk_sys cycle, 8 ns at 125 MHz) plus its delay cycles. Side-set takes
-effect at the start of an instruction, even one that stalls. OUT with
-autopull refills the OSR from the TX FIFO when the OSR has shifted out its
-threshold (the refill is modelled at the OUT that needs it, as rp2040js does);
-with the FIFO empty the OUT stalls until a word is pushed, and runs at the
-first cycle edge after the push. SM_RESTART empties the OSR (shift count 32)
-and leaves the PC, X and Y; a write to SMn_INSTR executes that instruction at
-once. Changing FJOIN_TX or FJOIN_RX empties both FIFOs.
+effect at the start of an instruction, even one that stalls. With
+autopull, an OUT that empties the OSR is followed by a background refill from
+the TX FIFO (on the next cycle, or at the push if the FIFO was empty), so the
+FIFO runs one word ahead; an OUT that finds the OSR empty refills it on one
+cycle and shifts on the next, and with the FIFO empty too it stalls until a
+word is pushed (datasheet 3.5.4.2; the silicon tier's patches/pio.mjs agrees).
+SM_RESTART empties the OSR (shift count 32) and leaves the PC, X and Y; a write
+to SMn_INSTR executes that instruction at once, without moving the PC. Changing FJOIN_TX or FJOIN_RX empties both FIFOs.
 
 Instructions modelled: JMP (always, !X, X--, !Y, Y--, X!=Y, !OSRE), OUT (to
 PINS, X, Y, NULL, PINDIRS), PULL (block, noblock, ifempty), SET (PINS, X, Y,
@@ -194,6 +195,7 @@ class _Sm:
         arg = instr & 0xFF
         cyc = self.cycle_ns()
         popped = -1
+        extra = 0  # cycles before the instruction's own: an autopull refill
         nxt = self.next_pc(self.pc) if from_mem else self.pc
         self.loop = None
         if op == 0:  # JMP
@@ -214,15 +216,19 @@ class _Sm:
             if self._cond(cond):
                 nxt = target
         elif op == 3:  # OUT
-            if self.shiftctrl & SHIFTCTRL_AUTOPULL and self.osr_count >= self.pull_thresh():
+            autopull = self.shiftctrl & SHIFTCTRL_AUTOPULL
+            if autopull and self.osr_count >= self.pull_thresh():
                 if not self.fifo:
                     self.stalled = True
                     blk.fdebug |= 1 << (FDEBUG_TXSTALL + self.index)
                     return -1
+                # An OUT that finds the OSR empty refills it on this cycle and shifts on the next
+                # (datasheet 3.5.4.2): one cycle more than an OUT whose word was prefetched.
                 self.osr = self.fifo.pop(0)
                 self.osr_count = 0
                 self.pops += 1
                 popped = t
+                extra = cyc
             n = arg & 0x1F
             n = n if n else 32
             if self.shiftctrl & SHIFTCTRL_OUT_SHIFTDIR:
@@ -247,6 +253,14 @@ class _Sm:
                     blk.write_pins(t, self.pinctrl & 0x1F, (self.pinctrl >> 20) & 0x3F, v, True)
             else:
                 raise ValueError("fakehw: PIO OUT to destination %d is not modelled" % dest)
+            if autopull and self.osr_count >= self.pull_thresh() and self.fifo:
+                # The background refill: the next word enters the emptied OSR on the next cycle, so
+                # the FIFO runs one word ahead of what the machine has used (3.5.4.2).
+                self.osr = self.fifo.pop(0)
+                self.osr_count = 0
+                self.pops += 1
+                if popped < 0:
+                    popped = t + extra + cyc
         elif op == 4 and arg & 0x80 and not arg & 0x1F:  # PULL
             if not (arg & 0x40 and self.shiftctrl & SHIFTCTRL_AUTOPULL and self.osr_count < self.pull_thresh()):
                 if self.fifo:
@@ -303,7 +317,7 @@ class _Sm:
         else:
             raise ValueError("fakehw: PIO instruction %s is not modelled" % hex(instr))
         self.pc = nxt
-        self.t = t + (1 + delay) * cyc
+        self.t = t + extra + (1 + delay) * cyc
         return popped
 
     def _cond(self, cond: int) -> bool:
@@ -571,6 +585,10 @@ class PioBlocks:
                 s.stalled = False
                 t = -(-(now + 1) // NS_PER_CYCLE) * NS_PER_CYCLE  # the first cycle edge after the push
                 s.t = t if t > s.t else s.t
+            elif s.enabled and s.shiftctrl & SHIFTCTRL_AUTOPULL and s.osr_count >= s.pull_thresh():
+                s.osr = s.fifo.pop(0)  # the background refill of an emptied OSR, at the push
+                s.osr_count = 0
+                s.pops += 1
             return
         if INSTR_MEM0 <= off < INSTR_MEM0 + 128:
             b.mem[(off - INSTR_MEM0) >> 2] = _alias(alias, b.mem[(off - INSTR_MEM0) >> 2], value) & 0xFFFF
