@@ -6,7 +6,7 @@ from picostim.pulserun import STIM4, firmware_module
 
 KEYS = {"pulse.grid_points", "pulse.max_freq_error_pct", "pulse.max_width_error_us",
         "pulse.max_phase_mismatch_ticks", "pulse.cpu_per_pulse", "pulse.unpaired_phases", "pulse.max_overlap_ns",
-        "pulse.max_gap_error_us", "pulse.min_gap_us", "pulse.lead_errors"}
+        "pulse.max_gap_error_us", "pulse.min_gap_us", "pulse.lead_errors", "pulse.cross_points"}
 
 
 def test_pulse_is_a_bench_area() -> None:
@@ -17,7 +17,7 @@ def test_small_grid_meets_the_targets_and_reports_progress() -> None:
     lines: list[str] = []
     # Sub-floor, floor, mid and top frequencies; the shortest, an odd and the longest width.
     r = bench_pulse.measure(lines.append, freqs=[1, 4, 7, 8, 85, 150], widths=[20, 333, 1000], workers=1,
-                            other_boards=False)
+                            cross_grid=False)
     assert set(r) == KEYS
     assert r["pulse.grid_points"] == 18
     assert r["pulse.max_freq_error_pct"] <= 0.01
@@ -30,7 +30,7 @@ def test_small_grid_meets_the_targets_and_reports_progress() -> None:
 
 
 def test_invalid_settings_are_left_out_of_the_grid() -> None:
-    r = bench_pulse.measure(lambda _s: None, freqs=[150], widths=[1000, 3400], workers=1, other_boards=False)
+    r = bench_pulse.measure(lambda _s: None, freqs=[150], widths=[1000, 3400], workers=1, cross_grid=False)
     assert r["pulse.grid_points"] == 1  # 2 x 3400 + 20 us does not fit in 6667 us
 
 
@@ -45,3 +45,11 @@ def test_a_gap_and_a_positive_lead_are_measured_from_the_edges() -> None:
     brd = firmware_module("stim.board").load(str(STIM4))
     r = bench_pulse.measure_point(50, 300, brd, 500, "positive")
     assert r["gaperr"] <= 0.5 and 499.5 <= r["mingap"] <= 500.5 and r["lead"] == 0 and r["overlap"] == 0
+
+
+def test_the_cross_grid_runs_every_gap_and_lead_on_every_board() -> None:
+    r = bench_pulse.measure_cross()
+    n_boards = len(list(STIM4.parent.glob("*.json")))
+    assert 0 < r["points"] <= n_boards * len(bench_pulse.CROSS_FREQS) * len(bench_pulse.CROSS_WIDTHS) * 22
+    assert r["gaperr"] <= 0.5 and r["mingap"] >= 2 and r["overlap"] == 0 and r["unpaired"] == 0
+    assert r["lead"] == 0 and r["mismatch"] == 0

@@ -22,12 +22,13 @@ edges only:
     pulse.unpaired_phases           phases, over the whole grid start to stop, not part of a whole pair
     pulse.max_overlap_ns            worst time A and B were high together
     pulse.max_gap_error_us          worst |gap - max(interphase_us, dead_time_us)|, lead fall to trail rise
-    pulse.min_gap_us                the shortest gap seen, over the grid and a smaller grid on every
-                                    other board in boards/ (each board's dead time is 2 us)
+    pulse.min_gap_us                the shortest gap seen, over the grid and the cross grid on every
+                                    board in boards/ (each board's dead time is 2 us)
     pulse.lead_errors               pairs led by the other phase than the program asked for
 
-The other boards' grid (OTHER_FREQS x OTHER_WIDTHS, every gap and lead) runs
-their first channel the same way.
+Besides, a cross grid runs every gap of GAPS_US with both leads at each point of
+CROSS_FREQS x CROSS_WIDTHS, on every board in boards/ (their first channel):
+pulse.cross_points counts it, and its figures join the ones above.
 
 The grid runs in worker processes (one per core, at most 4), a frequency per task.
 """
@@ -43,8 +44,8 @@ FREQS = range(1, 151)
 WIDTHS = range(20, 1001)
 GAPS_US = (0, 1, 2, 3, 5, 10, 50, 100, 250, 500, 1000)
 LEADS = ("negative", "positive")
-OTHER_FREQS = (1, 4, 85, 150)
-OTHER_WIDTHS = (20, 333, 1000)
+CROSS_FREQS = (1, 2, 4, 7, 8, 10, 50, 85, 100, 150)
+CROSS_WIDTHS = (20, 100, 333, 500, 1000)
 STEADY_PROGRAMS = 3
 
 Figures = dict[str, Any]
@@ -115,16 +116,14 @@ def measure_freq(freq_hz: int, widths: Sequence[int]) -> Figures:
     return acc
 
 
-def measure_other_boards() -> Figures:
-    """Every board in boards/ but stim4: OTHER_FREQS x OTHER_WIDTHS x every gap and lead."""
+def measure_cross() -> Figures:
+    """Every board in boards/: CROSS_FREQS x CROSS_WIDTHS x every gap of GAPS_US x both leads."""
     board = firmware_module("stim.board")
     acc: Figures = {}
     for path in sorted(STIM4.parent.glob("*.json")):
-        if path == STIM4:
-            continue
         brd = board.load(str(path))
-        for f in OTHER_FREQS:
-            for w in OTHER_WIDTHS:
+        for f in CROSS_FREQS:
+            for w in CROSS_WIDTHS:
                 if (2 * w + brd.limits.dead_time_us + brd.limits.guard_us) * f > 1_000_000:
                     continue
                 for gap in GAPS_US:
@@ -151,7 +150,7 @@ def _results(freqs: Sequence[int], widths: Sequence[int], n: int) -> Iterator[Fi
 
 def measure(progress: Callable[[str], None], freqs: Optional[Sequence[int]] = None,
             widths: Optional[Sequence[int]] = None, workers: Optional[int] = None,
-            other_boards: bool = True) -> dict[str, float | int]:
+            cross_grid: bool = True) -> dict[str, float | int]:
     freqs = list(FREQS if freqs is None else freqs)
     widths = list(WIDTHS if widths is None else widths)
     n = workers if workers is not None else _workers()
@@ -169,12 +168,14 @@ def measure(progress: Callable[[str], None], freqs: Optional[Sequence[int]] = No
     if not acc:
         raise RuntimeError("pulse bench: no valid setting in the grid")
     progress("pulse grid: worst frequency error at %d Hz x %d us" % acc["worst"])
-    if other_boards:
-        progress("pulse grid: the other boards in boards/, every gap and lead")
-        other = measure_other_boards()
+    cross = 0
+    if cross_grid:
+        progress("pulse grid: every gap with both leads on a cross grid, on every board in boards/")
+        other = measure_cross()
+        cross = other.get("points", 0)
         if other:
             acc["mingap"] = min(acc["mingap"], other["mingap"])
-            for k in ("overlap", "gaperr", "mismatch"):
+            for k in ("ferr", "werr", "overlap", "gaperr", "mismatch", "cpu"):
                 acc[k] = max(acc[k], other[k])
             acc["unpaired"] += other["unpaired"]
             acc["lead"] += other["lead"]
@@ -189,4 +190,5 @@ def measure(progress: Callable[[str], None], freqs: Optional[Sequence[int]] = No
         "pulse.max_gap_error_us": round(acc["gaperr"], 6),
         "pulse.min_gap_us": round(acc["mingap"], 6),
         "pulse.lead_errors": acc["lead"],
+        "pulse.cross_points": cross,
     }
