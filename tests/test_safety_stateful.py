@@ -389,3 +389,26 @@ def test_the_stateful_searchs_pump_case_a_key_out_in_the_commit_then_a_hang() ->
         assert rig.violations == [], rig.violations
     finally:
         rig.close()
+
+
+def test_a_running_session_toggles_the_charge_pump_only_inside_the_commit() -> None:
+    """While a session runs, every toggle of the charge pump is made by the tick's commit, with IRQs
+    held back and after its kill-count check (stim.hal.outputs.commit, stim.hal.native_io.commit on
+    the board), never by Python after it: no kill can land between the check and the toggle. The
+    pump still toggles every tick."""
+    rig = Rig(sc.STIM4)
+    try:
+        _stimulating(rig)
+        hw = rig.controller.hw
+        calls: list[int] = []
+        orig = hw.toggle_charge_pump
+        hw.toggle_charge_pump = lambda: (calls.append(1), orig())
+        pump = rig.board.outputs.charge_pump
+        assert pump is not None
+        t = rig.now_ns
+        rig.wait(200)
+        assert calls == []
+        assert len(rig.chip.edges(pump.pin, t, rig.now_ns)) >= 15  # one toggle a 10 ms tick
+        assert rig.violations == [], rig.violations
+    finally:
+        rig.close()

@@ -76,6 +76,7 @@ class Controller:
         self._sensed = tuple(c for c in range(n) if sense is None or sense[c] is not None)
         self.driving = False  # some channel was driven above 0 this tick
         self._killed_now = False  # this tick found the kill path fired: outputs off
+        self._pumped = False  # this tick's commit toggled the charge pump
         self._all_off = False  # all_off() done since the last commit: idle ticks skip it
         self.envelope = 0  # permille of the level, from the program's work/rest cycle
         self.error: "Optional[str]" = None  # text of the last internal error
@@ -245,13 +246,17 @@ class Controller:
             wdt.feed()
 
     def _pump(self) -> None:
-        """The dynamic enable, right after the commit: toggled only if the supervisor lets a channel
-        drive and no kill has fired since this tick read its inputs (neither one _apply saw, nor one
-        after it, by the live count: a kill landing after the commit must not be followed by a toggle that keeps the
-        stage powered for another hold_ms; found by the stateful search once the model charged the
-        tick's Python time). What is left is the few microseconds between this check and the write."""
+        """The dynamic enable, after _apply. In a tick that went live the commit toggled the pump
+        itself, with IRQs held back and only if no kill had fired (stim.hal.outputs.commit): a kill
+        cannot land between that check and the toggle, so none is ever followed by a toggle that
+        keeps the stage powered for another hold_ms (the stateful search found such a race when
+        the toggle was Python after the commit). Otherwise the pump stops, unless the supervisor
+        lets it run (only in RUNNING, where every tick commits: this branch toggles only if the
+        supervisor's guard is broken, which the mutation test makes it)."""
+        if self._pumped:
+            return
         if self.sup.pump and not self._killed_now and self.kill.count == self._kills_seen:
-            self.hw.toggle_charge_pump()  # the stage keeps its supply only while this goes on
+            self.hw.toggle_charge_pump()
         else:
             self.hw.stop_charge_pump()
 
@@ -424,6 +429,7 @@ class Controller:
         running = sup.state == sv.RUNNING
         self.envelope = pulse.envelope_permille(self.program, sup.session_ms) if running else 0
         self._killed_now = False
+        self._pumped = False
         if running and self.kill.count == self._kills_seen and self._go_live():
             return
         if self.kill.count != self._kills_seen:
@@ -454,8 +460,13 @@ class Controller:
         for c in range(self.n):
             if self._prepare(c):
                 driving = True
+        pump = self.hw.pump_mask if self.sup.pump else 0
+        self.outputs.pump = pump  # an attribute, not an argument: commit's frame stays on the stack
         if self.outputs.commit(self.kill.fired, self._kills_seen):
             self.driving = driving
+            if pump:
+                self.hw.pump_toggled()
+                self._pumped = True
             return True
         return False
 

@@ -79,6 +79,10 @@ def test_an_estop_press_stops_a_running_session_and_latches(sess: SiliconSession
     assert "RUNNING" in statuses(sess)
     trace = measure.PinTrace(sess.chip.pins, sess.chip.levels)
     assert measure.outputs_active(trace, sess.board, sess.now_ns - 50 * MS, sess.now_ns)
+    pump = sess.board.outputs.charge_pump
+    assert pump is not None
+    # The tick's commit (Thumb code, stim.hal.native_io.commit) toggles the charge pump every tick.
+    assert trace.changes(pump.pin, sess.now_ns - 50 * MS, sess.now_ns) >= 4
     # The press lands at a random phase of the 10 ms tick.
     sess.run_until(sess.now_ns + random.Random(11).randrange(TICK_NS))
     edge = sess.now_ns
@@ -88,6 +92,9 @@ def test_an_estop_press_stops_a_running_session_and_latches(sess: SiliconSession
     latency = measure.kill_latency_ns(trace, sess.board, edge, 150 * MS)
     assert latency is not None, "outputs still on 150 ms after the e-stop"
     assert latency < 10 * MS  # the goal (100 us) is the bench's; a miss of a whole tick is a bug
+    # The kill path parked the pump and no tick toggles it again: the stage loses its supply.
+    assert trace.changes(pump.pin, edge + MS, edge + 200 * MS) == 0
+    assert trace.level(pump.pin, edge + 200 * MS) == 1 - pump.active_level
     assert statuses(sess)[-1] == "FAULT"
     sess.estop(False)  # released: the fault stays latched, nothing restarts
     sess.run_until(sess.now_ns + 300 * MS)

@@ -49,9 +49,10 @@ def commit(r0, r1, r2, r3):
 
     With IRQs held back (cpsid): if kills[0] still equals plan[4], each channel with its bit in
     chmask goes live (trigger D, enable its PIO state machine, FUNCSEL PIO on pads A and B), then
-    the DAC pads (FUNCSEL PWM) if dac_arm, then output-enable. Plan: [oe_reg, oe_mask, n_channels,
-    n_dac_pads, kills seen, DMA MULTI_CHAN_TRIGGER, per channel (D's bit, PIO CTRL SET alias,
-    machine bit, CTRL A, CTRL B, FUNCSEL), DAC pad CTRLs].
+    the DAC pads (FUNCSEL PWM) if dac_arm, then output-enable, then the charge pump's toggle if its
+    mask is not 0 (so no kill can land between the check and the toggle). Plan: [oe_reg, oe_mask,
+    n_channels, n_dac_pads, kills seen, DMA MULTI_CHAN_TRIGGER, SIO GPIO_OUT_XOR, pump mask, per
+    channel (D's bit, PIO CTRL SET alias, machine bit, CTRL A, CTRL B, FUNCSEL), DAC pad CTRLs].
     r0 plan, r1 chmask (shifted right per channel), r2 dac_arm, r3 kills; r4-r7 scratch.
     """
     cpsid(i)  # IRQs held back: an edge from here waits for cpsie, a few hundred ns
@@ -61,7 +62,7 @@ def commit(r0, r1, r2, r3):
     bne(KILLED)  # a kill fired since: nothing goes live
     ldr(r5, [r0, 8])
     mov(r6, r0)
-    add(r6, 24)
+    add(r6, 32)
     label(CHAN)
     cmp(r5, 0)
     beq(DACS)
@@ -101,6 +102,12 @@ def commit(r0, r1, r2, r3):
     ldr(r3, [r0, 0])
     ldr(r4, [r0, 4])
     str(r4, [r3, 0])
+    ldr(r4, [r0, 28])  # plan[7]: the charge pump's mask, 0 for no toggle
+    cmp(r4, 0)
+    beq(PUMPED)
+    ldr(r3, [r0, 24])  # plan[6]: SIO GPIO_OUT_XOR
+    str(r4, [r3, 0])
+    label(PUMPED)
     cpsie(i)
     mov(r0, 1)
     b(END)

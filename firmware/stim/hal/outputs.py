@@ -34,6 +34,8 @@ if NATIVE:  # Thumb code on the chip; the same writes through mem32 elsewhere
 _DMA_MULTI_CHAN_TRIGGER = const(0x50000430)
 _SIO_OUT_SET = const(0xD0000014)
 _SIO_OUT_CLR = const(0xD0000018)
+_SIO_OUT_XOR = const(0xD000001C)
+_PUMP = const(7)  # the plan's word for the charge pump's mask (stim.hal.native_io.commit)
 _FUNC_PWM = const(4)
 
 TYPE_CHECKING = False
@@ -76,6 +78,7 @@ class ChannelOutputs:
         self._dac_live = False
         self._dac_arm = False  # a code was written while the DAC pads may be parked: arm at commit
         self._pending = 0  # bit c: channel c prepared, to go live at the next commit
+        self.pump = 0  # the charge pump's SIO mask for the next commit to toggle (0: none)
         self.cap_reason: "List[str]" = [""] * self.n  # which limit set the program cap, per channel
         oe = board.outputs.output_enable
         self._oe_reg = _SIO_OUT_SET if oe.active_level else _SIO_OUT_CLR  # output-enable active
@@ -85,7 +88,7 @@ class ChannelOutputs:
         self._dac_pads = pads
         self._plan: "Optional[array[int]]" = None  # stim.hal.native_io.go_live's plan, on the rp2 port
         if NATIVE:
-            words = [self._oe_reg, self._oe_mask, self.n, len(pads), 0, _DMA_MULTI_CHAN_TRIGGER]
+            words = [self._oe_reg, self._oe_mask, self.n, len(pads), 0, _DMA_MULTI_CHAN_TRIGGER, _SIO_OUT_XOR, 0]
             for w in self._live:
                 words.extend(w)
             words.extend(pads)
@@ -129,12 +132,15 @@ class ChannelOutputs:
     def commit(self, kills: "array[int]", seen: int) -> bool:
         """After set_ua() for every channel: with IRQs held back, and only if the kill path has not
         fired since the tick read its inputs (kills[0] is still `seen`), the prepared channels go
-        live, the DAC pads are armed, then output-enable goes on. True if it went live; False if a
-        kill fired (nothing changed). Allocation-free; a few register writes."""
+        live, the DAC pads are armed, output-enable goes on, then the charge pump's pin toggles if
+        `pump` (its SIO mask, set by the tick before the call; 0: no toggle) says so. True if it
+        went live; False if a kill fired (nothing changed, the pump not toggled). Allocation-free;
+        a few register writes."""
         plan = self._plan
         if plan is None:
-            return self._went_live(self._commit_mem32(kills, seen, self._dac_arm))
+            return self._went_live(self._commit_mem32(kills, seen))
         plan[4] = seen
+        plan[_PUMP] = self.pump
         return self._went_live(_native_commit(plan, self._pending, self._dac_arm, kills))  # True passes as 1
 
     def _went_live(self, live: "bool | int") -> bool:
@@ -146,7 +152,7 @@ class ChannelOutputs:
             self._dac_live = True
         return True
 
-    def _commit_mem32(self, kills: "array[int]", seen: int, arm: bool) -> bool:
+    def _commit_mem32(self, kills: "array[int]", seen: int) -> bool:
         """stim.hal.native_io.commit's check and writes, in its order, through mem32 (host VMs)."""
         state = self._irq_off() if self._irq_off is not None else 0
         try:
@@ -156,10 +162,12 @@ class ChannelOutputs:
             for c in range(self.n):
                 if mask & (1 << c):
                     go_live_mem32(self._live[c])
-            if arm:
+            if self._dac_arm:
                 for a in self._dac_pads:
                     mem32[a] = _FUNC_PWM
             mem32[self._oe_reg] = self._oe_mask
+            if self.pump:
+                mem32[_SIO_OUT_XOR] = self.pump
             return True
         finally:
             if self._irq_on is not None:

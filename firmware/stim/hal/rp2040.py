@@ -315,8 +315,10 @@ class Hardware:
         self.buzzer = _Buzzer(outs.buzzer)
         self.charge_pump: "Optional[_Out]" = None
         self._pump_level = False
+        self.pump_mask = 0  # the pump pin's SIO bit: the tick's commit toggles it (stim.hal.outputs)
         if outs.charge_pump is not None:
             self.charge_pump = _Out(outs.charge_pump)
+            self.pump_mask = 1 << outs.charge_pump.pin
         ins = board.inputs
         self.key = _In(ins.key)
         self.estop = _In(ins.estop)
@@ -402,6 +404,10 @@ class Hardware:
         if self.charge_pump is not None:
             self._pump_level = not self._pump_level
             self.charge_pump.set(self._pump_level)
+
+    def pump_toggled(self) -> None:
+        """The tick's commit flipped the pump's pin (SIO XOR, with IRQs held back): keep its level."""
+        self._pump_level = not self._pump_level
 
     def stop_charge_pump(self) -> None:
         """No more toggles: the stage loses its supply after the board file's hold_ms."""
