@@ -402,7 +402,12 @@ def test_a_running_session_toggles_the_charge_pump_only_inside_the_commit() -> N
         hw = rig.controller.hw
         calls: list[int] = []
         orig = hw.toggle_charge_pump
-        hw.toggle_charge_pump = lambda: (calls.append(1), orig())
+
+        def counted() -> None:
+            calls.append(1)
+            orig()
+
+        hw.toggle_charge_pump = counted
         pump = rig.board.outputs.charge_pump
         assert pump is not None
         t = rig.now_ns
