@@ -146,3 +146,25 @@ def test_a_key_glitch_or_an_estop_tap_between_two_ticks_acts_as_a_longer_one() -
         assert sup.end_reason == (sv.END_KEY if edge == "key" else sv.END_ESTOP), (edge, sup.end_reason)
         rig.tick(20)  # the key stays in: READY at most, never RUNNING again on its own
         assert sup.state != sv.RUNNING and max(sup.level_ua) == 0 and max(rig.ctl.out_ua) == 0, edge
+
+
+def test_an_exception_in_a_running_tick_parks_the_outputs_and_latches_fault() -> None:
+    """Rule 3: an exception escaping the tick fires the kill path (output-enable idle, stim pins low)
+    in that same tick and latches FAULT "internal error"; nothing resumes on its own."""
+    rig = _running()
+    ctl = rig.ctl
+    sup = ctl.sup
+    oe = rig.board.outputs.output_enable
+    assert rig.chip.level(oe.pin) == oe.active_level  # driving
+
+    def boom(now_ms: int) -> None:
+        raise RuntimeError("injected")
+
+    sup.advance = boom  # the controller's tick calls sup.advance(now)
+    rig.tick(1)
+    del sup.advance
+    assert rig.chip.level(oe.pin) == oe.idle_level
+    assert [rig.chip.level(p) for p in rig.board.stim_pins()] == [0] * len(rig.board.stim_pins())
+    assert sup.state == sv.FAULT and str(sup.fault).startswith("internal error"), sup.fault
+    rig.tick(20)
+    assert sup.state == sv.FAULT and max(ctl.out_ua) == 0 and max(sup.level_ua) == 0
