@@ -8,6 +8,7 @@ which `picostim safety-report` shows.
 """
 
 import pytest
+from picostim import bench
 from picostim.safetycase import mutants
 
 MUTANTS = mutants.load()
@@ -35,3 +36,8 @@ def test_an_unmutated_run_is_not_a_catch() -> None:
                                         "hazards": ["H5"],
                                         "tests": ["tests/target/test_supervisor.py::test_feed_only_when_consistent"]})
     assert r["status"] == "survived", r
+
+
+def test_the_bench_runs_the_mutants_at_its_budget() -> None:
+    assert "safetycase" in bench.AREAS
+    assert mutants.BUDGETS["bench"]["safety_sequences"] > mutants.BUDGETS["ci"]["safety_sequences"]
