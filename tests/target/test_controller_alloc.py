@@ -160,7 +160,7 @@ def test_an_exception_in_a_running_tick_parks_the_outputs_and_latches_fault() ->
     def boom(now_ms: int) -> None:
         raise RuntimeError("injected")
 
-    sup.advance = boom  # the controller's tick calls sup.advance(now)
+    sup.advance = boom  # type: ignore[method-assign]  # the controller's tick calls sup.advance(now)
     rig.tick(1)
     del sup.advance
     assert rig.chip.level(oe.pin) == oe.idle_level
