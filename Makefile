@@ -10,13 +10,14 @@ PORT ?=
 PROGRAM ?= lower_back
 OUT ?= build/plot.png
 
-.PHONY: help setup test silicon lint typecheck sim bench deploy plot clean
+.PHONY: help setup test silicon lint typecheck sim bench deploy plot safety-report clean
 
 help:
 	@echo "make test    - set up (first time) and run every test tier"
 	@echo "make sim     - run firmware/main.py on the simulated board (BOARD=$(BOARD))"
 	@echo "make silicon - the silicon tier alone: the firmware on MicroPython v1.28.0 in an emulated RP2040"
-	@echo "make bench   - measure, write build/bench.json"
+	@echo "make bench   - measure, write build/bench.json (and build/mutants.json: every mutant at the bench budget)"
+	@echo "make safety-report - docs/hazards.md with the latest bench figures and mutant results: build/safety.html"
 	@echo "make plot PROGRAM=lower_back OUT=build/plot.png - envelope and pulses of a program (name or JSON file)"
 	@echo "make deploy PORT=/dev/ttyACM0 BOARD=boards/stim4.json - flash a real board"
 
@@ -59,6 +60,9 @@ sim: setup
 
 bench: setup
 	$(PY) -m picostim bench
+
+safety-report: setup
+	$(PY) -m picostim safety-report -o build/safety.html
 
 plot: setup
 	$(PY) -m picostim plot $(PROGRAM) -o $(OUT) --board $(BOARD)

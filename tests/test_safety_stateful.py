@@ -27,8 +27,9 @@ console alone (never the supervisor's variables), that:
   one.
 
 CI runs at least 2,000 sequences (SEQUENCES), split over up to two processes; `make bench` runs
-50,000 random sequences of the same actions (bench/safety.py). tests/test_safety_mutation.py shows
-that this search catches each supervisor guard disabled. The scenario tests at the end: a hung main
+50,000 random sequences of the same actions (bench/safety.py). The mutants M01..M08 of
+host_tools/picostim/safetycase/mutants.toml (run by tests/test_mutants.py) show that this search
+catches each supervisor guard disabled. The scenario tests at the end: a hung main
 loop, and the kill path's latency against the checker's bound.
 """
 

@@ -32,7 +32,7 @@ under heap_lock).
 
 Each rule is a module function of its own (_screening, _recovery, _duration,
 _profile_ceiling, _novice_ceiling, _rise_ceiling) so that a test can remove one
-and show the property test catches it (tests/test_doseguard_mutation.py).
+and show the property test catches it (M09..M19 in host_tools/picostim/safetycase/mutants.toml).
 
 Pure: no clock, no pins. Runs on MicroPython.
 """

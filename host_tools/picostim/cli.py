@@ -45,6 +45,18 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     return deploy.main(args.port or "", args.board, package_json=args.package_json)
 
 
+def _cmd_safety_report(args: argparse.Namespace) -> int:
+    from picostim.safetycase import report
+
+    return report.main(args.output, args.bench, args.mutants)
+
+
+def _cmd_mutants(args: argparse.Namespace) -> int:
+    from picostim.safetycase import mutants
+
+    return mutants.main([*args.ids, "--budget", args.budget, "-o", args.output, "-j", str(args.jobs)])
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="picostim", description="PicoStim host tools")
     sub = p.add_subparsers(dest="command", required=True)
@@ -93,6 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
     dp.add_argument("--package-json", action="store_true",
                     help="only rewrite package.json (the manifest for mpremote mip install)")
     dp.set_defaults(func=_cmd_deploy)
+
+    sr = sub.add_parser("safety-report", help="docs/hazards.md with bench figures and mutant results, as one HTML page")
+    sr.add_argument("-o", "--output", default="build/safety.html", metavar="FILE.html")
+    sr.add_argument("--bench", default="build/bench.json", help="bench report (default: build/bench.json)")
+    sr.add_argument("--mutants", default="build/mutants.json", help="mutant results (default: build/mutants.json)")
+    sr.set_defaults(func=_cmd_safety_report)
+
+    mu = sub.add_parser("mutants", help="run the safety case's mutants; write build/mutants.json")
+    mu.add_argument("ids", nargs="*", help="only these mutants (default: all)")
+    mu.add_argument("--budget", choices=("ci", "bench"), default="ci")
+    mu.add_argument("-o", "--output", default="build/mutants.json")
+    mu.add_argument("-j", "--jobs", type=int, default=1)
+    mu.set_defaults(func=_cmd_mutants)
 
     from picostim import console
 

@@ -38,7 +38,7 @@ policy's plain words, not from the guard's code) and checks after each step:
 `run(steps)` returns the violations of one sequence (empty if none);
 `random_steps(rng)` draws a sequence; `search()` runs many (the bench and the
 mutation tests use it). `mutations` replaces functions of stim.doseguard for
-the duration of a run (tests/test_doseguard_mutation.py).
+the duration of a run (M09..M19 in host_tools/picostim/safetycase/mutants.toml).
 """
 
 import random

@@ -217,6 +217,18 @@ def test_no_command_starts_a_session() -> None:
         assert rig.ctl.sup.state == sv.READY and max(rig.ctl.sup.level_ua) == 0
 
 
+def test_the_controller_takes_only_stop_and_limits_from_the_console() -> None:
+    """Controller.request, the console's only way in, refuses every intent that could start or raise."""
+    rig = Rig()
+    rig.ready()
+    for intent in (sv.START_PAUSE, sv.PLUS, sv.MINUS, sv.NONE):
+        assert rig.ctl.request(intent) is False, intent
+        rig.tick(5)
+        assert rig.ctl.sup.state == sv.READY and max(rig.ctl.sup.level_ua) == 0
+    assert rig.ctl.request(sv.SET_LIMIT, 0, 10_000) is True  # lowering: accepted
+    assert rig.ctl.request(sv.STOP) is True
+
+
 def test_programs_put_get_list_and_refusals() -> None:
     rig = Rig()
     rig.ready()

@@ -126,3 +126,45 @@ def test_a_sense_line_reads_its_current_in_microamps() -> None:
         rig.chip.adc_volts[ch.sense_adc] = ma / ch.sense_ma_per_volt
         assert abs(hw.sense_ua(0) - ma * 1000) <= step_ua
     assert hw.sense_ua(3) == -1  # CH4 has no sense line
+
+
+def test_a_key_glitch_or_an_estop_tap_between_two_ticks_acts_as_a_longer_one() -> None:
+    """The kill path counts stopping edges; the next tick acts on a counted edge even if the level is
+    back: a key out and in again between two ticks ends the session, an e-stop tap latches FAULT,
+    and nothing drives again without a new start (docs/safety.md)."""
+    for edge in ("key", "estop"):
+        rig = _running()
+        if edge == "key":
+            rig.key(False)
+            rig.key(True)
+        else:
+            rig.estop(True)
+            rig.estop(False)
+        rig.tick(1)
+        sup = rig.ctl.sup
+        assert sup.state == (sv.SAFE if edge == "key" else sv.FAULT), (edge, sup.state)
+        assert sup.end_reason == (sv.END_KEY if edge == "key" else sv.END_ESTOP), (edge, sup.end_reason)
+        rig.tick(20)  # the key stays in: READY at most, never RUNNING again on its own
+        assert sup.state != sv.RUNNING and max(sup.level_ua) == 0 and max(rig.ctl.out_ua) == 0, edge
+
+
+def test_an_exception_in_a_running_tick_parks_the_outputs_and_latches_fault() -> None:
+    """Rule 3: an exception escaping the tick fires the kill path (output-enable idle, stim pins low)
+    in that same tick and latches FAULT "internal error"; nothing resumes on its own."""
+    rig = _running()
+    ctl = rig.ctl
+    sup = ctl.sup
+    oe = rig.board.outputs.output_enable
+    assert rig.chip.level(oe.pin) == oe.active_level  # driving
+
+    def boom(now_ms: int) -> None:
+        raise RuntimeError("injected")
+
+    sup.advance = boom  # type: ignore[method-assign]  # the controller's tick calls sup.advance(now)
+    rig.tick(1)
+    del sup.advance
+    assert rig.chip.level(oe.pin) == oe.idle_level
+    assert [rig.chip.level(p) for p in rig.board.stim_pins()] == [0] * len(rig.board.stim_pins())
+    assert sup.state == sv.FAULT and str(sup.fault).startswith("internal error"), sup.fault
+    rig.tick(20)
+    assert sup.state == sv.FAULT and max(ctl.out_ua) == 0 and max(sup.level_ua) == 0

@@ -57,8 +57,31 @@ def test_starts_safe_and_needs_stable_key_and_estop_for_ready() -> None:
     d.key = True
     d.step()
     assert d.s.state == sv.SAFE  # the enabling direction is debounced
-    d.run(60)
-    assert d.s.state == sv.READY
+    d.run(40)
+    assert d.s.state == sv.SAFE  # 40 ms of a stable key: not yet
+    d.run(20)
+    assert d.s.state == sv.READY  # 50 ms: ENABLE_STABLE_MS
+    d.key = False
+    d.step()
+    assert d.s.state == sv.SAFE  # the stopping direction acts on its first sample
+    for i in range(30):  # a key contact that bounces every other tick never enables
+        d.key = i % 2 == 0
+        d.step()
+        assert d.s.state == sv.SAFE
+
+
+def test_a_stalled_tick_does_not_make_the_ramp_jump() -> None:
+    """After a stall (a late tick, a long collection) a level rises by at most 100 ms of ramp."""
+    d = Driver(_sup(ramp=5_000))
+    d.ready()
+    d.step(sv.START_PAUSE)
+    for _ in range(20):
+        d.step(sv.PLUS, 0)  # ask for 20 mA
+    before = d.s.level_ua[0]
+    d.t = (d.t + 3_000) % PERIOD  # the next tick comes 3 s late
+    d.step()
+    assert d.s.state == sv.RUNNING
+    assert 0 < d.s.level_ua[0] - before <= 5_000 * sv.MAX_DT_MS // 1000
 
 
 def test_start_begins_at_zero_and_ramps_at_the_rate() -> None:
