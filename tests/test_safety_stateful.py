@@ -366,10 +366,21 @@ def test_a_key_removed_mid_tick_is_never_followed_by_a_charge_pump_toggle(delay_
     rig = Rig(sc.STIM4)
     try:
         _stimulating(rig)
+        t = rig.now_ns
         rig.mid_tick("key out", delay_us if delay_us == "masked" else int(delay_us))  # us into the next tick
         rig.wait(200)
         assert rig.violations == [], rig.violations
         assert sc.status_lines(rig.runner.console_out)[-1]["status"] == "SAFE"
+        # Stricter than the checker, which allows a tick for the supervisor to act: once the kill
+        # path has run (its bound: 100 us after the key edge) the pump never rises again, not even
+        # in the tick that sees the kill (the stage keeps its supply hold_ms after a rise). A commit
+        # holding IRQs back as the key goes out may still make its toggle before the kill runs.
+        key = rig.board.inputs.key
+        out_at = [ns for ns, v in rig.chip.edges(key.pin, t, rig.now_ns) if v != key.active_level][0]
+        pump = rig.board.outputs.charge_pump
+        assert pump is not None
+        rises = [ns for ns, v in rig.chip.edges(pump.pin, out_at + 100_000, rig.now_ns) if v == pump.active_level]
+        assert rises == [], [(ns - out_at) // 1000 for ns in rises]
     finally:
         rig.close()
 

@@ -172,15 +172,20 @@ def test_start_reselects_pio_after_the_kill_path_parked_the_pins_mid_phase() -> 
     ch.halt()
     t = chip.clock.now_ns()
     assert chip.level(A) == 0 and chip.level(B) == 0
-    while not ch.start():  # waits for the DMA's last program, behind the parked pads
+    for _ in range(100):  # waits for the DMA's last program (at most one, 10 ms), behind the parked pads
+        if ch.start():
+            break
         assert chip.gpio[A].funcsel == 5 and chip.gpio[B].funcsel == 5
         chip.clock.advance(MS)
     assert chip.gpio[A].funcsel == 6 and chip.gpio[B].funcsel == 6
     t1 = chip.clock.now_ns()
     chip.clock.advance(60 * MS)
     ch.stop()
-    while ch.running:
+    for _ in range(10):  # the words in the FIFO: two more pulse periods at most
+        if not ch.running:
+            break
         chip.clock.advance(10 * MS)
+    assert not ch.running
     now = chip.clock.now_ns()
     assert chip.edges(A, t, t1) == [] and chip.edges(B, t, t1) == []  # nothing while parked
     p = Pairs(chip.edges(A, t1, now), chip.edges(B, t1, now))

@@ -247,9 +247,17 @@ def run_in_subprocess_spec(spec: "dict[str, Any]", budget: str = "ci") -> "dict[
     return _child(["--spec", json.dumps(spec), "--budget", budget], str(spec.get("id")), budget)
 
 
+CHILD_TIMEOUT_S = 600  # a mutant whose tests hang is an error, never a catch: the test must be bounded
+
+
 def _child(args: "list[str]", mutant_id: str, budget: str) -> "dict[str, Any]":
-    p = subprocess.run([sys.executable, "-m", "picostim.safetycase.mutants", *args],
-                       cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    try:
+        p = subprocess.run([sys.executable, "-m", "picostim.safetycase.mutants", *args], cwd=REPO,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
+                           timeout=CHILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return {"id": mutant_id, "status": "error", "seconds": float(CHILD_TIMEOUT_S), "budget": budget,
+                "detail": "its tests ran for more than %d s (a hang): bound the test's loops" % CHILD_TIMEOUT_S}
     for line in reversed(p.stdout.splitlines()):
         if line.startswith("MUTANT-RESULT "):
             result: dict[str, Any] = json.loads(line[len("MUTANT-RESULT "):])
