@@ -376,7 +376,7 @@ def test_a_key_removed_mid_tick_is_never_followed_by_a_charge_pump_toggle(delay_
         # in the tick that sees the kill (the stage keeps its supply hold_ms after a rise). A commit
         # holding IRQs back as the key goes out may still make its toggle before the kill runs.
         key = rig.board.inputs.key
-        out_at = [ns for ns, v in rig.chip.edges(key.pin, t, rig.now_ns) if v != key.active_level][0]
+        out_at = next(ns for ns, v in rig.chip.edges(key.pin, t, rig.now_ns) if v != key.active_level)
         pump = rig.board.outputs.charge_pump
         assert pump is not None
         rises = [ns for ns, v in rig.chip.edges(pump.pin, out_at + 100_000, rig.now_ns) if v == pump.active_level]
