@@ -126,6 +126,7 @@ class PulseChannel:
         self._park()
         for i in range(len(PROGRAM)):  # the same words for every machine of the block
             mem32[base + _INSTR_MEM0 + 4 * i] = PROGRAM[i]
+        mem32[self._pinctrl] = 0  # no pins yet: the halt's `set pins, 0` touches no other machine's pins
         self._halt_machine()
         d = DMA()
         c = DMA()
