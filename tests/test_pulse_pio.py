@@ -10,7 +10,7 @@ import re
 
 from picostim import fakehw
 from picostim.fakehw import machine as fmachine
-from picostim.fakehw import pio
+from picostim.fakehw import pio, pioasm
 from picostim.fakehw.chip import FUNC_PIO0
 from picostim.pulserun import REPO, firmware_module
 
@@ -44,7 +44,7 @@ def _listing() -> list[str]:
 
 
 def test_the_programs_words_are_the_documented_listing() -> None:
-    words = [pio.disasm(w, sideset_count=1) for w in pulse.PROGRAM]
+    words = [pioasm.disasm(w, sideset_count=1) for w in pulse.PROGRAM]
     assert words == _listing()
     assert len(pulse.PROGRAM) == pulse.PROGRAM_WRAP_TOP + 1 <= 32
 
@@ -52,7 +52,7 @@ def test_the_programs_words_are_the_documented_listing() -> None:
 def test_only_the_lead_instructions_raise_the_side_set_pin_and_only_one_raises_the_set_pin() -> None:
     """The no-overlap argument of docs/programs.md, read from the words: side 1 only at 3..5, `set pins,
     1` only at 8, `set pins, 0` at 10, and 6..7 (the gap) between them."""
-    text = [pio.disasm(w, sideset_count=1) for w in pulse.PROGRAM]
+    text = [pioasm.disasm(w, sideset_count=1) for w in pulse.PROGRAM]
     assert [i for i, t in enumerate(text) if t.endswith("side 1")] == [3, 4, 5]
     assert [i for i, t in enumerate(text) if t.startswith("set pins, 1")] == [8]
     assert [i for i, t in enumerate(text) if t.startswith("set pins, 0")] == [10]
