@@ -254,7 +254,7 @@ def test_feed_only_when_consistent() -> None:
     d.step()
     assert d.s.level_ua[0] == 0  # not RUNNING: levels forced to 0, so consistent again
     d.step(sv.START_PAUSE)
-    d.s._cap_guard = lambda ch, ua: ua  # type: ignore[method-assign]
+    d.s._cap_guard = lambda ua: None  # type: ignore[method-assign]
     d.s.limit_ua[0] = 0
     d.s.setpoint_ua[0] = 50_000
     d.s.level_ua[0] = 50_000

@@ -129,6 +129,22 @@ class ChannelOutputs:
                 self._armed[ch] = True
                 self._pending |= 1 << ch
 
+    def set_levels(self, levels_ua: "List[int]", permille: int, out_ua: "List[int]") -> bool:
+        """set_ua(c, levels_ua[c] * permille // 1000) for every channel, each value into out_ua; True
+        if any is above 0. One call for all channels, and none per channel in a steady session
+        (a call costs ~12 us on silicon)."""
+        driving = False
+        c = 0
+        while c < self.n:
+            ua = levels_ua[c] * permille // 1000
+            out_ua[c] = ua
+            if ua:
+                driving = True
+            if ua != self._ua[c] or (ua and not self._armed[c]):
+                self.set_ua(c, ua)  # its own early return is the same test
+            c += 1
+        return driving
+
     def commit(self, kills: "array[int]", seen: int) -> bool:
         """After set_ua() for every channel: with IRQs held back, and only if the kill path has not
         fired since the tick read its inputs (kills[0] is still `seen`), the prepared channels go

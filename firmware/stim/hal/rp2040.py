@@ -392,6 +392,16 @@ class Hardware:
         - from the first tick that sees them, so this is their glitch filter."""
         return self._buttons_once() & self._buttons_once()
 
+    def read_senses(self, out: "List[int]") -> None:
+        """sense_ua() of every channel into out, in one call (-1 for a channel without a line)."""
+        adcs = self.sense
+        scale = self._sense_scale
+        c = len(adcs)
+        while c:
+            c -= 1
+            adc = adcs[c]
+            out[c] = -1 if adc is None else adc.read_u16() * scale[c] // 1000
+
     def sense_ua(self, ch: int) -> int:
         """Measured current of channel ch in uA, or -1 if the channel has no sense line."""
         adc = self.sense[ch]
