@@ -343,7 +343,7 @@ class Hardware:
         for ch in board.channels:
             if ch.sense_adc is not None and ch.sense_ma_per_volt is not None:
                 sense.append(ADC(Pin(ch.sense_adc)))
-                # nA per count of read_u16(): mA/V * 3.3 V / 65535 counts * 1e6 nA/mA (sense_ua divides by
+                # nA per count of read_u16(): mA/V * 3.3 V / 65535 counts * 1e6 nA/mA (read_senses divides by
                 # 1000). It was uA per count with 3.3 V written as 3300, so readings came out 1000x too high
                 # and any real current tripped "overcurrent". A reading times the scale stays below 2**30
                 # (a small int on MicroPython: the tick allocates nothing) up to 300 mA/V, which the
@@ -393,7 +393,8 @@ class Hardware:
         return self._buttons_once() & self._buttons_once()
 
     def read_senses(self, out: "List[int]") -> None:
-        """sense_ua() of every channel into out, in one call (-1 for a channel without a line)."""
+        """Each channel's measured current in uA into out, in one call (-1 for a channel without a
+        sense line)."""
         adcs = self.sense
         scale = self._sense_scale
         c = len(adcs)
@@ -401,13 +402,6 @@ class Hardware:
             c -= 1
             adc = adcs[c]
             out[c] = -1 if adc is None else adc.read_u16() * scale[c] // 1000
-
-    def sense_ua(self, ch: int) -> int:
-        """Measured current of channel ch in uA, or -1 if the channel has no sense line."""
-        adc = self.sense[ch]
-        if adc is None:
-            return -1
-        return adc.read_u16() * self._sense_scale[ch] // 1000
 
     def toggle_charge_pump(self) -> None:
         """Dynamic enable: the output stage stays powered only while the tick keeps toggling."""
