@@ -160,6 +160,7 @@ class Supervisor:
         self._ending = False
         self._down_ms = 0  # time into the current ramp-down
         self._key_ok = False  # this step's _key_guard() and _estop_guard() (_stop_conditions)
+        self._quiet = False  # the last full step settled (_settled): the next may be a quiet one
         self._estop_ok = False
         # This tick's inputs (step() sets them; the controller's tick sets them and calls advance()).
         self.in_key = False
@@ -248,6 +249,7 @@ class Supervisor:
             # fault still latches: the key must be turned off after it, below.
             self.fault = reason
         self.state = FAULT
+        self._quiet = False
         # Only a key turned off after the fault (seen on the raw level) clears it.
         self._key_off_since_fault = not self._key_raw
         self._zero_all()
@@ -311,7 +313,7 @@ class Supervisor:
         """step() with its inputs already in in_key, in_estop_released, in_intent, in_ch and in_arg (the
         controller's tick sets them there: a call with six arguments would need a heap frame)."""
         self.alert = None
-        self._refresh_caps()
+        caps_moved = self._refresh_caps()
         dt = 0 if self._last_ms < 0 else ticks.diff(now_ms, self._last_ms)
         self._last_ms = now_ms
         if dt < 0:
@@ -319,23 +321,60 @@ class Supervisor:
             dt = 0
         if dt > MAX_DT_MS:
             dt = MAX_DT_MS  # after a stall, ramps resume at their rate, never jump
+        if (self._quiet and not caps_moved and self.state == RUNNING and self.in_intent == NONE
+                and self.in_key and self.in_estop_released
+                and self.session_ms + dt + self.ramp_down_ms < self.session_limit_ms
+                and self._at_set_points()):
+            # A quiet step: the last step settled (_settled) and nothing but time moved since.
+            # The full step would only add dt to the session (debounce, stopping conditions,
+            # moves and ramp all leave everything as it is); the self-check runs as in every step.
+            self.session_ms += dt
+            self._finish()
+            return
         self._debounce(now_ms, self.in_key, self.in_estop_released)
         self._stop_conditions()
         self._moves(dt)
         # 3. Levels follow the set points at the ramp rate, always inside the caps.
         self._move_levels(dt)
         self._finish()
+        self._quiet = self._settled()
 
-    def _refresh_caps(self) -> None:
-        """Each channel's cap_ua() once a step, for _cap_guard (_wdt_guard checks against cap_ua()'s
-        terms itself). cap_ua()'s comparison inline: a call per channel cost ~50 us a step on silicon."""
-        lim = self.limit_ua
-        prog = self._prog_ua
-        caps = self._caps
+    def _settled(self) -> bool:
+        """After a full step: a running session with the key in, the e-stop released, the self-check
+        passed, no pause or end under way and every level at its set point. The next step with the
+        same inputs, no intent, the same caps and the session not yet at its ramp-down changes
+        nothing but the session's time (advance's quiet step; tests/test_quiet_step.py)."""
+        return (self.state == RUNNING and not self._pausing and not self._ending and self.key
+                and self.estop_released and self.feed_wdt and self._at_set_points())
+
+    def _at_set_points(self) -> bool:
+        """Every level at its set point (checked again before a quiet step: a level written outside
+        the step, as a corrupt one would be, takes the full step, which moves it as it should)."""
+        sps = self.setpoint_ua
+        lvs = self.level_ua
         c = self.n
         while c:
             c -= 1
-            caps[c] = prog[c] if prog[c] < lim[c] else lim[c]
+            if lvs[c] != sps[c]:
+                return False
+        return True
+
+    def _refresh_caps(self) -> bool:
+        """Each channel's cap_ua() once a step, for _cap_guard (_wdt_guard checks against cap_ua()'s
+        terms itself); True if one changed. cap_ua()'s comparison inline: a call per channel cost ~50
+        us a step on silicon."""
+        lim = self.limit_ua
+        prog = self._prog_ua
+        caps = self._caps
+        moved = False
+        c = self.n
+        while c:
+            c -= 1
+            cap = prog[c] if prog[c] < lim[c] else lim[c]
+            if cap != caps[c]:
+                caps[c] = cap
+                moved = True
+        return moved
 
     def _stop_conditions(self) -> None:
         # 1. Stopping conditions first, every step. Each guard once a step: _moves reads these.
