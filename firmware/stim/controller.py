@@ -24,7 +24,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, List, Optional, Sequence
 
-    from stim.board import Board
+    from stim.boardspec import Board
 
 TICK_MS = const(10)
 STEP_UA = const(1000)  # one + or - press: 1 mA

@@ -39,7 +39,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Optional, Tuple
 
-    from stim.board import Board
+    from stim.boardspec import Board
 
 REFRESH_MS = const(200)  # the screen is composed at most this often
 CHUNK = const(16)  # data bytes per tick on the bus

@@ -42,7 +42,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, List, Optional, Tuple
 
-    from stim.board import Board
+    from stim.boardspec import Board
     from stim.programs import Program
 
 

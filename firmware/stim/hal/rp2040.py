@@ -13,14 +13,14 @@ from machine import ADC, PWM, WDT, Pin, mem32, reset_cause
 from machine import WDT_RESET as _WDT_RESET
 from micropython import schedule
 
-from stim.board import BUTTONS
+from stim.boardspec import BUTTONS
 from stim.hal import NATIVE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, List, Optional, Tuple
 
-    from stim.board import Board, Input, Output
+    from stim.boardspec import Board, Input, Output
 
 BOARD_FILE = "board.json"  # relative to cwd, which is the littlefs root on the board
 
@@ -106,10 +106,12 @@ class Watchdog:
 # time.ticks_diff/ticks_add exactly; the hal hands out `time`'s own functions, not
 # wrappers around them: the main loop calls them ~8 times a pass, and a Python
 # call costs ~7-12 us on silicon.
-ticks_ms: "Callable[[], int]" = time.ticks_ms  # type: ignore[assignment]
-ticks_us: "Callable[[], int]" = time.ticks_us  # type: ignore[assignment]
-ticks_diff: "Callable[[int, int], int]" = time.ticks_diff  # type: ignore[assignment]
-ticks_add: "Callable[[int, int], int]" = time.ticks_add  # type: ignore[assignment]
+# getattr: a host test that imports the hal outside the model's runner (boot.py's parking) sees
+# CPython's own `time`, which has none of them; it never reads the clock (None if it did).
+ticks_ms: "Callable[[], int]" = getattr(time, "ticks_ms", None)  # type: ignore[assignment]
+ticks_us: "Callable[[], int]" = getattr(time, "ticks_us", None)  # type: ignore[assignment]
+ticks_diff: "Callable[[int, int], int]" = getattr(time, "ticks_diff", None)  # type: ignore[assignment]
+ticks_add: "Callable[[int, int], int]" = getattr(time, "ticks_add", None)  # type: ignore[assignment]
 
 
 def cpu_hz() -> int:
@@ -117,7 +119,7 @@ def cpu_hz() -> int:
     return machine.freq()  # type: ignore[no-any-return]
 
 
-sleep_ms: "Callable[[int], None]" = time.sleep_ms
+sleep_ms: "Callable[[int], None]" = getattr(time, "sleep_ms", None)  # type: ignore[assignment]
 
 
 def start_watchdog(timeout_ms: int) -> Watchdog:
@@ -361,20 +363,11 @@ class Hardware:
     def estop_released(self) -> bool:
         return mem32[_SIO_GPIO_IN] & self._estop_bit == self._estop_on  # type: ignore[no-any-return]
 
-    def _buttons_once(self) -> int:
+    def _pressed(self) -> int:
         # One read of every pad (SIO GPIO_IN, bits 0..29: a small int), flipped where a button is
-        # active-low, so that a set bit is a pressed button. A Pin.value() per button cost ~30 us
-        # each on silicon.
-        v = (self._pads() ^ self._btn_flip) & self._btn_all
-        if not v:
-            return 0  # nothing pressed (most ticks): no loop
-        m = 0
-        bit = 1
-        for b in self._btn_bits:
-            if v & b:
-                m |= bit
-            bit <<= 1
-        return m
+        # active-low, so that a set bit is a pressed button's pad. A Pin.value() per button cost
+        # ~30 us each on silicon.
+        return (self._pads() ^ self._btn_flip) & self._btn_all
 
     def _pads(self) -> int:
         """Every pad's level: SIO GPIO_IN."""
@@ -384,7 +377,16 @@ class Hardware:
         """Bit i set while BUTTONS[i] reads pressed on two reads of the pads, one after the other:
         a spike shorter than one pass (tens of us) never counts as a press. The panel acts on + and
         - from the first tick that sees them, so this is their glitch filter."""
-        return self._buttons_once() & self._buttons_once()
+        v = self._pressed() & self._pressed()
+        if not v:
+            return 0  # nothing pressed (most ticks): no loop
+        m = 0
+        bit = 1
+        for b in self._btn_bits:
+            if v & b:
+                m |= bit
+            bit <<= 1
+        return m
 
     def read_senses(self, out: "List[int]") -> None:
         """Each channel's measured current in uA into out, in one call (-1 for a channel without a
