@@ -131,6 +131,8 @@ class Supervisor:
         self._caps: "List[int]" = [0] * n  # cap_ua() of each channel, refreshed every step
         self._prog_ua: "List[int]" = [0] * n  # program cap, channel and board maximum, guard ceiling (_fold_caps)
         self._base_ua: "List[int]" = [0] * n  # the same without the guard ceiling
+        self._lim_seen: "List[int]" = [-1] * n  # limit_ua and _prog_ua at the last _refresh_caps()
+        self._prog_seen: "List[int]" = [-1] * n
         # The dose guard's caps for the next session (stim.doseguard via stim.guardshell): a ceiling per
         # channel and a session length. They can only lower: _fold_caps and set_program take the smaller.
         self.guard_ua: "List[int]" = [min(m, board_max_ua) for m in channel_max_ua]
@@ -350,14 +352,7 @@ class Supervisor:
     def _at_set_points(self) -> bool:
         """Every level at its set point (checked again before a quiet step: a level written outside
         the step, as a corrupt one would be, takes the full step, which moves it as it should)."""
-        sps = self.setpoint_ua
-        lvs = self.level_ua
-        c = self.n
-        while c:
-            c -= 1
-            if lvs[c] != sps[c]:
-                return False
-        return True
+        return self.level_ua == self.setpoint_ua  # a list comparison, in C
 
     def _refresh_caps(self) -> bool:
         """Each channel's cap_ua() once a step, for _cap_guard (_wdt_guard checks against cap_ua()'s
@@ -365,11 +360,15 @@ class Supervisor:
         us a step on silicon."""
         lim = self.limit_ua
         prog = self._prog_ua
+        if lim == self._lim_seen and prog == self._prog_seen:
+            return False  # cap_ua()'s terms as at the last refresh (two list comparisons, in C)
         caps = self._caps
         moved = False
         c = self.n
         while c:
             c -= 1
+            self._lim_seen[c] = lim[c]  # element by element: a slice copy would allocate its slice
+            self._prog_seen[c] = prog[c]
             cap = prog[c] if prog[c] < lim[c] else lim[c]
             if cap != caps[c]:
                 caps[c] = cap
