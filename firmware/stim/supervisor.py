@@ -252,6 +252,10 @@ class Supervisor:
             self.fault = reason
         self.state = FAULT
         self._quiet = False
+        # No more toggles of the charge pump from this tick on: a fault latched after the step (an
+        # overcurrent from the sense check, an exception, a stuck button) found pump True from the
+        # step, and the tick's pump then toggled once more in FAULT (the safety search found it).
+        self.pump = False
         # Only a key turned off after the fault (seen on the raw level) clears it.
         self._key_off_since_fault = not self._key_raw
         self._zero_all()
