@@ -174,6 +174,7 @@ class Screen:
         # the countdown builds no string each second: text(0) gives the row as it reads.
         self.clock = -1
         self.clock_col = cols - 5  # the first of the field's five characters, "MM:SS"
+        self.clock_only = False  # row 0 is dirty for its clock field alone (the hal redraws just that)
 
     # -- every tick -------------------------------------------------------------------
     def observe(self, now_ms: int, sup: "Any") -> None:
@@ -187,6 +188,7 @@ class Screen:
 
     def compose(self, sup: "Any", panel: "Any", program: "Any") -> bool:
         """Bring the lines up to date. True if a row changed (its bit is set in `dirty`)."""
+        self.clock_only = False
         if not self._sync(sup, panel, program):
             return False
         if self._only_title and self.composed:
@@ -315,9 +317,11 @@ class Screen:
     def _set_title(self) -> None:
         """Row 0 after the remaining time moved: dirty if the clock or the title changed."""
         shown = self.clock
+        drawn = not self.dirty & 1
         self._set_row(0, self._title())
-        if self.clock != shown:
+        if self.clock != shown and not self.dirty & 1:
             self.dirty |= 1
+            self.clock_only = drawn  # the row's text as drawn: only the clock field moved
 
     def _title(self) -> str:
         """Row 0: the state, and the remaining time at the right (the clock field, or in the text)."""
