@@ -403,6 +403,24 @@ def test_the_stateful_searchs_pump_case_a_key_out_in_the_commit_then_a_hang() ->
         rig.close()
 
 
+def test_the_stateful_searchs_pump_case_an_overcurrent_latched_after_the_step_then_a_hang() -> None:
+    """The sequence the bench's safety search found (stim4 with an MCP4728): a session with three +
+    taps, a hang asked for at the next pass, a short on CH2. The tick that read the short latched
+    FAULT in its sense check, after the supervisor's step had said the pump may run, and toggled
+    the pump once more in FAULT; the loop then hung with the idle watchdog, and the key cut's kill
+    parked the pump 150 ms later, an edge while every output had to be off. Now latching a fault
+    stops the pump at once (Supervisor.latch_fault)."""
+    rig = Rig(sc.board_files()["stim4_mcp4728"])
+    try:
+        sc.start_sequence(rig, 1, 0, 3)
+        sc.act(rig, "trouble", "hang", 0)
+        sc.act(rig, "sense", (1, "short"), 150)
+        sc.act(rig, "switch", "cut key", 150)
+        assert rig.violations == [], rig.violations
+    finally:
+        rig.close()
+
+
 def test_a_running_session_toggles_the_charge_pump_only_inside_the_commit() -> None:
     """While a session runs, every toggle of the charge pump is made by the tick's commit, with IRQs
     held back and after its kill-count check (stim.hal.outputs.commit, stim.hal.native_io.commit on

@@ -8,7 +8,10 @@ returns to the REPL with every output off.
 """
 
 
-from stim import board as _board
+import sys
+
+import stim
+from stim import boardspec as _spec
 from stim import console as _console
 from stim import programs as _programs
 from stim import pulse
@@ -44,7 +47,7 @@ def _fault_forever(reason: str) -> None:
         hal.sleep_ms(1000)
 
 
-def build(brd: "_board.Board", watchdog_reset: bool) -> Controller:
+def build(brd: "_spec.Board", watchdog_reset: bool) -> Controller:
     hw = hal.Hardware(brd)
     hw.outputs_off()
     outs = _outputs.ChannelOutputs(brd, irq_off=hal.irq_off, irq_on=hal.irq_on)
@@ -54,7 +57,7 @@ def build(brd: "_board.Board", watchdog_reset: bool) -> Controller:
                       watchdog_reset=watchdog_reset, store=open_store(brd, watchdog_reset))
 
 
-def open_store(brd: "_board.Board", watchdog_reset: bool) -> "_store.Store":
+def open_store(brd: "_spec.Board", watchdog_reset: bool) -> "_store.Store":
     """Settings, custom programs and the log; a bad or missing file falls back to defaults."""
     n = len(brd.channels)
     maxes = pulse.channel_max_ua(brd)
@@ -64,9 +67,23 @@ def open_store(brd: "_board.Board", watchdog_reset: bool) -> "_store.Store":
     return st
 
 
+def load_board() -> "_spec.Board":
+    """The board file, parsed and checked by stim.board, which is then dropped: only boot needs the
+    parser, and it held ~17 KB of the heap for good (what the firmware keeps of a board is in
+    stim.boardspec, which never imports stim.board)."""
+    from stim import board  # noqa: PLC0415 - boot only, dropped below
+
+    try:
+        return board.load(hal.BOARD_FILE)
+    finally:
+        sys.modules.pop("stim.board", None)
+        if hasattr(stim, "board"):
+            delattr(stim, "board")
+
+
 def main() -> None:
     try:
-        brd = _board.load(hal.BOARD_FILE)
+        brd = load_board()
     except Exception as e:  # noqa: BLE001 - a bad board file is a latched fault, never a crash
         _fault_forever("board file: " + str(e))
         return
@@ -79,7 +96,7 @@ def main() -> None:
     except Exception as e:  # noqa: BLE001 - any boot failure: outputs off, latched, no resume
         _fault_forever("boot: " + repr(e))
         return
-    if ctl.hw.buttons_mask() == 1 << _board.BUTTONS.index(MAINTENANCE_BUTTON):
+    if ctl.hw.buttons_mask() == 1 << _spec.BUTTONS.index(MAINTENANCE_BUTTON):
         print(status_line("MAINTENANCE", "watchdog not started; REPL available", False, False, hal.ticks_ms()))
         return
     rtc = open_rtc(brd, ctl)
@@ -96,7 +113,7 @@ def main() -> None:
     run(ctl, con, None, lambda: open_display(brd, ctl))
 
 
-def open_display(brd: "_board.Board", ctl: Controller) -> "Optional[_oled.Oled]":
+def open_display(brd: "_spec.Board", ctl: Controller) -> "Optional[_oled.Oled]":
     """The board's OLED (None without one); a display that fails to start is an alert, not a fault."""
     if brd.display is None:
         return None
@@ -107,7 +124,7 @@ def open_display(brd: "_board.Board", ctl: Controller) -> "Optional[_oled.Oled]"
         return None
 
 
-def open_rtc(brd: "_board.Board", ctl: Controller) -> "Any":
+def open_rtc(brd: "_spec.Board", ctl: Controller) -> "Any":
     """The board's DS3231 driver (stim.hal.ds3231; None without one); a valid time dates the log from boot on.
 
     A clock that does not answer is an alert, not a fault: without wall time the dose guard
@@ -128,7 +145,7 @@ def open_rtc(brd: "_board.Board", ctl: Controller) -> "Any":
     return rtc
 
 
-def open_clients(brd: "_board.Board", ctl: Controller) -> "Any":
+def open_clients(brd: "_spec.Board", ctl: Controller) -> "Any":
     """The client profiles on flash (stim.clients.Clients, docs/clients.md); None without a store.
 
     Loaded at first use, not at boot: the import and the read cost ~70 ms of boot on the board,

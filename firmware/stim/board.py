@@ -18,6 +18,49 @@ strips it, so every check is if/raise.
 
 import json
 
+from stim.boardspec import (
+    BUTTONS,
+    DEAD_TIME_DEFAULT_US,
+    Amplitude,
+    Board,
+    BoardError,
+    Channel,
+    Display,
+    FieldError,
+    I2CBus,
+    Input,
+    Inputs,
+    Limits,
+    Output,
+    Outputs,
+    Rtc,
+    pwm_channel,
+    pwm_slice,
+    type_name,
+)
+
+# Re-exported: the board check, the host tools and the tests use them from here.
+__all__ = [
+    "BUTTONS",
+    "DEAD_TIME_DEFAULT_US",
+    "Amplitude",
+    "Board",
+    "BoardError",
+    "Channel",
+    "Display",
+    "FieldError",
+    "I2CBus",
+    "Input",
+    "Inputs",
+    "Limits",
+    "Output",
+    "Outputs",
+    "Rtc",
+    "pwm_channel",
+    "pwm_slice",
+    "type_name",
+]
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional, Tuple
@@ -29,7 +72,6 @@ ADC_VREF_V = 3.3  # what the ADC reads at full scale on a Pico-style 3.3 V refer
 # RP2040 I2C pin functions (datasheet 2.19.2), indexed by I2C block id.
 I2C_SDA = ((0, 4, 8, 12, 16, 20, 24, 28), (2, 6, 10, 14, 18, 22, 26))
 I2C_SCL = ((1, 5, 9, 13, 17, 21, 25, 29), (3, 7, 11, 15, 19, 23, 27))
-BUTTONS = ("start_pause", "plus", "minus", "channel", "program")
 LED_STATES = ("safe", "ready", "running", "paused", "fault")  # outputs.status_led.patterns keys
 LED_STEPS_MAX = 8  # on/off durations in one LED pattern
 LED_STEP_MS = (10, 10000)  # each duration: at least one tick, at most 10 s
@@ -54,241 +96,8 @@ SENSE_MA_PER_V_MAX = 300
 _REL_TOL = 1e-6  # for mA comparisons: the board's floats are single precision
 
 
-def pwm_slice(pin: int) -> int:
-    """PWM slice of a GPIO: GPIO n and n+16 share a slice."""
-    return (pin >> 1) & 7
-
-
-def pwm_channel(pin: int) -> int:
-    """PWM channel of a GPIO: 0 is A (even GPIO), 1 is B (odd GPIO)."""
-    return pin & 1
-
-
-class FieldError(ValueError):
-    """A value that is not valid. str(e) is "<key path>: <reason>"; also e.path and e.reason.
-
-    The base of BoardError, stim.programs.ProgramError and stim.pulse.PulseError.
-    """
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(path + ": " + reason)
-        self.path = path
-        self.reason = reason
-
-
-class BoardError(FieldError):
-    """A board file is not valid. str(e) is "<key path>: <reason>"."""
-
-
-class Input:
-    """A digital input. `level` is the raw pin level, 0 or 1."""
-
-    def __init__(self, name: str, pin: int, pull: str, active_level: int, failsafe_level: int) -> None:
-        self.name = name
-        self.pin = pin
-        self.pull = pull
-        self.active_level = active_level
-        self.failsafe_level = failsafe_level
-
-    def is_active(self, level: int) -> bool:
-        """True if the raw level means key present / e-stop released / button pressed."""
-        return level == self.active_level
-
-
-class Output:
-    """A digital output (buzzer: PWM when pwm_hz is set; status LED: optional blink patterns)."""
-
-    def __init__(self, name: str, pin: int, active_level: int, pwm_hz: "Optional[int]" = None,
-                 patterns: "Optional[Dict[str, Tuple[int, ...]]]" = None, hold_ms: "Optional[int]" = None) -> None:
-        self.name = name
-        self.pin = pin
-        self.active_level = active_level
-        self.idle_level = 1 - active_level
-        self.pwm_hz = pwm_hz
-        # status_led only: state name (LED_STATES) -> (on ms, off ms, on ms, ...); "on" is (1000, 0),
-        # "off" (0, 1000). States the board leaves out keep stim.feedback's defaults.
-        self.patterns = patterns
-        # charge_pump only: how long the output stage keeps its supply after the last toggle
-        self.hold_ms = hold_ms
-
-
-class Channel:
-    """One stimulation channel: a biphasic pulse pair on one PWM slice."""
-
-    def __init__(
-        self,
-        index: int,
-        name: str,
-        pulse_a: int,
-        pulse_b: int,
-        amp: int,
-        sense_adc: "Optional[int]",
-        sense_ma_per_volt: "Optional[float]",
-        max_ma: float,
-    ) -> None:
-        self.index = index
-        self.name = name
-        self.pulse_a = pulse_a  # positive phase, PWM channel A
-        self.pulse_b = pulse_b  # negative phase, PWM channel B of the same slice
-        self.slice = pwm_slice(pulse_a)
-        self.amp = amp  # mcp4728: DAC channel 0..3; pwm_dac: index into amplitude.pins
-        self.amp_pin: "Optional[int]" = None  # pwm_dac: the DAC GPIO; set by validate()
-        self.sense_adc = sense_adc  # ADC GPIO (26..29) or None
-        self.sense_ma_per_volt = sense_ma_per_volt
-        self.max_ma = max_ma
-
-
-class Amplitude:
-    """Amplitude driver. Output current is code * ma_per_code, code in 0..code_max."""
-
-    def __init__(
-        self,
-        driver: str,
-        code_max: int,
-        ma_per_code: float,
-        pins: "Tuple[int, ...]" = (),
-        pwm_hz: "Optional[int]" = None,
-        bus: "Optional[str]" = None,
-        address: "Optional[int]" = None,
-    ) -> None:
-        self.driver = driver
-        self.code_max = code_max
-        self.ma_per_code = ma_per_code
-        self.full_scale_ma = code_max * ma_per_code
-        self.pins = pins  # pwm_dac only
-        self.pwm_hz = pwm_hz  # pwm_dac only
-        self.bus = bus  # mcp4728 only
-        self.address = address  # mcp4728 only
-
-
-class I2CBus:
-    def __init__(self, name: str, id: int, sda: int, scl: int, freq: int) -> None:
-        self.name = name
-        self.id = id
-        self.sda = sda
-        self.scl = scl
-        self.freq = freq
-
-
-class Display:
-    def __init__(self, driver: str, bus: str, address: int, width: int, height: int) -> None:
-        self.driver = driver
-        self.bus = bus
-        self.address = address
-        self.width = width
-        self.height = height
-
-
-class Rtc:
-    """A battery-backed real-time clock on an I2C bus (the wall time of the dose guard)."""
-
-    def __init__(self, driver: str, bus: str, address: int) -> None:
-        self.driver = driver
-        self.bus = bus
-        self.address = address
-
-
-class Inputs:
-    def __init__(self, key: Input, estop: Input, buttons: "Dict[str, Input]") -> None:
-        self.key = key
-        self.estop = estop
-        self.buttons = buttons  # name -> Input, names as in BUTTONS
-
-    def all(self) -> "Tuple[Input, ...]":
-        """key, estop, then the buttons in BUTTONS order."""
-        return (self.key, self.estop) + tuple(self.buttons[n] for n in BUTTONS)
-
-
-class Outputs:
-    def __init__(
-        self, output_enable: Output, status_led: Output, buzzer: Output, charge_pump: "Optional[Output]"
-    ) -> None:
-        self.output_enable = output_enable
-        self.status_led = status_led
-        self.buzzer = buzzer
-        self.charge_pump = charge_pump  # dynamic enable, toggled by the tick; None if absent
-
-    def all(self) -> "Tuple[Output, ...]":
-        if self.charge_pump is None:
-            return (self.output_enable, self.status_led, self.buzzer)
-        return (self.output_enable, self.status_led, self.buzzer, self.charge_pump)
-
-
-DEAD_TIME_DEFAULT_US = 2  # limits.dead_time_us when the file says nothing
 DEAD_TIME_MAX_US = 1000
 BRIDGE_DEAD_TIME = ("firmware", "driver")  # who makes the dead time; the first is the default
-
-
-class Limits:
-    def __init__(self, board_max_ma: float, ramp_ma_per_s: float, guard_us: int, max_session_s: int,
-                 dead_time_us: int = DEAD_TIME_DEFAULT_US, bridge_dead_time: str = "firmware") -> None:
-        self.board_max_ma = board_max_ma
-        self.ramp_ma_per_s = ramp_ma_per_s
-        self.guard_us = guard_us
-        self.max_session_s = max_session_s
-        # The least time between one phase ending and the other starting (an H-bridge's two legs
-        # must never conduct together); bridge_dead_time "driver": the gate drivers insert their own.
-        self.dead_time_us = dead_time_us
-        self.bridge_dead_time = bridge_dead_time
-
-
-class Board:
-    def __init__(
-        self,
-        schema: int,
-        name: str,
-        description: str,
-        cpu_hz: int,
-        hardware_safety: str,
-        channels: "Tuple[Channel, ...]",
-        amplitude: Amplitude,
-        i2c: "Dict[str, I2CBus]",
-        inputs: Inputs,
-        outputs: Outputs,
-        display: "Optional[Display]",
-        limits: Limits,
-        rtc: "Optional[Rtc]" = None,
-    ) -> None:
-        self.schema = schema
-        self.name = name
-        self.description = description
-        self.cpu_hz = cpu_hz
-        self.hardware_safety = hardware_safety
-        self.channels = channels
-        self.amplitude = amplitude
-        self.i2c = i2c
-        self.inputs = inputs
-        self.outputs = outputs
-        self.display = display
-        self.limits = limits
-        self.rtc = rtc
-
-    def stim_pins(self) -> "Tuple[int, ...]":
-        """Every pulse pin (pulse_a, pulse_b of each channel): what the kill path drives low."""
-        pins: "List[int]" = []
-        for ch in self.channels:
-            pins.append(ch.pulse_a)
-            pins.append(ch.pulse_b)
-        return tuple(pins)
-
-    def stim_slices(self) -> "Tuple[int, ...]":
-        return tuple(ch.slice for ch in self.channels)
-
-    def input_pins(self) -> "Tuple[int, ...]":
-        """key, estop, then the buttons in BUTTONS order."""
-        return tuple(i.pin for i in self.inputs.all())
-
-    def output_pins(self) -> "Tuple[int, ...]":
-        return tuple(o.pin for o in self.outputs.all())
-
-    def pwm_slices_used(self) -> "Tuple[int, ...]":
-        """Sorted PWM slices in use by anything: stim channels, PWM DAC pins, a PWM buzzer."""
-        used = [ch.slice for ch in self.channels]
-        if self.amplitude.driver == "pwm_dac":
-            used.extend(pwm_slice(p) for p in self.amplitude.pins)
-        if self.outputs.buzzer.pwm_hz is not None:
-            used.append(pwm_slice(self.outputs.buzzer.pin))
-        return tuple(sorted(set(used)))
 
 
 # ---------------------------------------------------------------- helpers
@@ -298,32 +107,11 @@ def _p(base: str, key: str) -> str:
     return base + "." + key if base else key
 
 
-def type_name(v: "Any") -> str:
-    """The JSON name of v's type, for error messages (board files, programs, console)."""
-    if v is None:
-        return "null"
-    if type(v) is bool:
-        return "true/false"
-    if isinstance(v, int):
-        return "integer"
-    if isinstance(v, float):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "list"
-    if isinstance(v, dict):
-        return "object"
-    return type(v).__name__
-
-
 def _fmt(x: float) -> str:
     return "%g" % x
 
 
-def _obj(
-    v: "Any", path: str, required: "Tuple[str, ...]", optional: "Tuple[str, ...]" = ()
-) -> "Dict[str, Any]":
+def _obj(v: "Any", path: str, required: "Tuple[str, ...]", optional: "Tuple[str, ...]" = ()) -> "Dict[str, Any]":
     """v as an object with exactly these keys: unknown keys first (catches typos), then missing ones."""
     if not isinstance(v, dict):
         raise BoardError(path or "(root)", "expected an object, got " + type_name(v))
@@ -421,8 +209,7 @@ class _Ctx:
                 raise BoardError(
                     p,
                     "GPIO %d is on PWM slice %d, which also carries %s; the two channels of a slice share"
-                    " one frequency, so nothing else may use PWM on a stim channel's slice"
-                    % (pin, s, stim_owner),
+                    " one frequency, so nothing else may use PWM on a stim channel's slice" % (pin, s, stim_owner),
                 )
             if phz != hz:
                 raise BoardError(
@@ -435,8 +222,7 @@ class _Ctx:
         if other is not None:
             raise BoardError(
                 p,
-                "GPIO %d is the same PWM output (slice %d channel %s) as %s"
-                % (pin, s, "AB"[pwm_channel(pin)], other),
+                "GPIO %d is the same PWM output (slice %d channel %s) as %s" % (pin, s, "AB"[pwm_channel(pin)], other),
             )
         if prev is None:
             self.slices[s] = (p, role, hz)
@@ -468,8 +254,7 @@ def _channel(v: "Any", i: int, ctx: _Ctx) -> Channel:
         raise BoardError(
             path + ".pulse_b",
             "GPIO %d is on PWM slice %d, but pulse_a GPIO %d is on slice %d; both phases"
-            " must come from one slice (GPIO %d or %d)"
-            % (b, pwm_slice(b), a, pwm_slice(a), a ^ 1, (a ^ 1) ^ 16),
+            " must come from one slice (GPIO %d or %d)" % (b, pwm_slice(b), a, pwm_slice(a), a ^ 1, (a ^ 1) ^ 16),
         )
     ctx.pwm(a, path + ".pulse_a", "stim", 0)
     ctx.outs[b & 15] = path + ".pulse_b"  # the slice is this channel's alone already
@@ -627,8 +412,9 @@ def _led_patterns(v: "Any", path: str) -> "Dict[str, Tuple[int, ...]]":
             out[k] = (0, 1000)
         elif isinstance(x, list):
             if len(x) < 2 or len(x) > LED_STEPS_MAX or len(x) % 2:
-                raise BoardError(p, "needs an even number (2..%d) of on/off durations in ms, got %d"
-                                 % (LED_STEPS_MAX, len(x)))
+                raise BoardError(
+                    p, "needs an even number (2..%d) of on/off durations in ms, got %d" % (LED_STEPS_MAX, len(x))
+                )
             steps: "List[int]" = []
             for j, ms in enumerate(x):
                 if type(ms) is bool or not isinstance(ms, int):
@@ -642,8 +428,7 @@ def _led_patterns(v: "Any", path: str) -> "Dict[str, Tuple[int, ...]]":
     return out
 
 
-def _output(v: "Any", path: str, name: str, ctx: _Ctx, pwm_ok: bool, led: bool = False,
-            pump: bool = False) -> Output:
+def _output(v: "Any", path: str, name: str, ctx: _Ctx, pwm_ok: bool, led: bool = False, pump: bool = False) -> Output:
     opt: "Tuple[str, ...]" = ("pwm_hz",) if pwm_ok else ()
     if led:
         opt = ("patterns",)
@@ -703,8 +488,9 @@ def _rtc(v: "Any") -> Rtc:
 
 def _limits(v: "Any") -> Limits:
     path = "limits"
-    d = _obj(v, path, ("board_max_ma", "ramp_ma_per_s", "guard_us", "max_session_s"),
-             ("dead_time_us", "bridge_dead_time"))
+    d = _obj(
+        v, path, ("board_max_ma", "ramp_ma_per_s", "guard_us", "max_session_s"), ("dead_time_us", "bridge_dead_time")
+    )
     who = BRIDGE_DEAD_TIME[0]
     if d.get("bridge_dead_time") is not None:
         who = _choice(d, "bridge_dead_time", path, BRIDGE_DEAD_TIME)
@@ -712,9 +498,12 @@ def _limits(v: "Any") -> Limits:
     if d.get("dead_time_us") is not None:
         dead = _int(d, "dead_time_us", path, 0, DEAD_TIME_MAX_US)
         if dead == 0 and who != "driver":
-            raise BoardError(_p(path, "dead_time_us"), "0 is allowed only with \"bridge_dead_time\": \"driver\""
-                             " (the gate drivers insert the dead time themselves); otherwise 1..%d us, so that"
-                             " the H-bridge never shoots through" % DEAD_TIME_MAX_US)
+            raise BoardError(
+                _p(path, "dead_time_us"),
+                '0 is allowed only with "bridge_dead_time": "driver"'
+                " (the gate drivers insert the dead time themselves); otherwise 1..%d us, so that"
+                " the H-bridge never shoots through" % DEAD_TIME_MAX_US,
+            )
     return Limits(
         _num(d, "board_max_ma", path),
         _num(d, "ramp_ma_per_s", path),
@@ -766,9 +555,7 @@ def _cross_check(
     if display is not None:
         _bus(buses, display.bus, "display.bus")
         if display.bus == amp.bus and display.address == amp.address:
-            raise BoardError(
-                "display.address", "0x%02x is also the amplitude DAC's address" % display.address
-            )
+            raise BoardError("display.address", "0x%02x is also the amplitude DAC's address" % display.address)
     if rtc is not None:
         _bus(buses, rtc.bus, "rtc.bus")
         if rtc.bus == amp.bus and rtc.address == amp.address:
@@ -783,9 +570,7 @@ def _cross_check(
         _fmt(fs),
     )
     if _over(limits.board_max_ma, fs):
-        raise BoardError(
-            "limits.board_max_ma", "%s mA is more than %s" % (_fmt(limits.board_max_ma), deliver)
-        )
+        raise BoardError("limits.board_max_ma", "%s mA is more than %s" % (_fmt(limits.board_max_ma), deliver))
     for ch in channels:
         p = "channels[%d]" % ch.index
         if _over(ch.max_ma, fs):
@@ -822,9 +607,12 @@ def validate(d: "Any") -> Board:
     if "cpu_hz" in root:
         cpu_hz = _int(root, "cpu_hz", "", 1, 200000000)
         if cpu_hz != CPU_HZ:
-            raise BoardError("cpu_hz", "%d Hz: PicoStim runs the RP2040 at MicroPython's %d Hz and never"
-                             " changes it (pulse timing and the RMS cap are verified there); remove"
-                             " cpu_hz or set it to %d" % (cpu_hz, CPU_HZ, CPU_HZ))
+            raise BoardError(
+                "cpu_hz",
+                "%d Hz: PicoStim runs the RP2040 at MicroPython's %d Hz and never"
+                " changes it (pulse timing and the RMS cap are verified there); remove"
+                " cpu_hz or set it to %d" % (cpu_hz, CPU_HZ, CPU_HZ),
+            )
     hardware_safety = _str(root, "hardware_safety", "", 2000)
     ctx = _Ctx(cpu_hz)
     chv = root["channels"]

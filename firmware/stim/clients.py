@@ -24,7 +24,7 @@ Pure: no clock, no pins. Runs on MicroPython.
 """
 
 from stim import store as _store
-from stim.board import FieldError, type_name
+from stim.boardspec import FieldError, type_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

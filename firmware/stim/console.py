@@ -31,7 +31,7 @@ from micropython import const
 from stim import programs as _programs
 from stim import store as _store
 from stim import supervisor as sv
-from stim.board import type_name
+from stim.boardspec import type_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

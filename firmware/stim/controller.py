@@ -24,7 +24,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, List, Optional, Sequence
 
-    from stim.board import Board
+    from stim.boardspec import Board
 
 TICK_MS = const(10)
 STEP_UA = const(1000)  # one + or - press: 1 mA
@@ -72,8 +72,7 @@ class Controller:
         self.program_index = -1
         self.program: "Any" = None
         self.out_ua: "List[int]" = [0] * n  # what each channel was driven to last tick
-        sense = getattr(hw, "sense", None)  # the hal's ADCs, None per channel without a sense line
-        self._sensed = tuple(c for c in range(n) if sense is None or sense[c] is not None)
+        self._sensed_ua: "List[int]" = [-1] * n  # this tick's sense readings (-1: no sense line)
         self.driving = False  # some channel was driven above 0 this tick
         self._killed_now = False  # this tick found the kill path fired: outputs off
         self._pumped = False  # this tick's commit toggled the charge pump
@@ -291,14 +290,10 @@ class Controller:
             self._alert = None
 
     def _senses(self) -> None:
-        """Sense lines: compare what was driven last tick with what flowed (channels with a line)."""
-        for c in self._sensed:
-            self._sense(c)
-
-    def _sense(self, c: int) -> None:
-        s = self.hw.sense_ua(c)
-        if s >= 0:
-            self.sup.check_sense(c, self.out_ua[c], s)
+        """Sense lines: compare what was driven last tick with what flowed (channels with a line).
+        Two calls for all channels: a call costs ~12 us on silicon, and this made nine."""
+        self.hw.read_senses(self._sensed_ua)
+        self.sup.check_senses(self.out_ua, self._sensed_ua)
 
     def _record(self, now_ms: int) -> None:
         sup = self.sup
@@ -456,10 +451,7 @@ class Controller:
         """Every channel's level times the envelope prepared, then committed (IRQs held back, and only
         if no kill fired since the tick read its inputs). False if a kill fired: nothing went live."""
         self._all_off = False  # from here some output may be on
-        driving = False
-        for c in range(self.n):
-            if self._prepare(c):
-                driving = True
+        driving = self.outputs.set_levels(self.sup.level_ua, self.envelope, self.out_ua)
         pump = self.hw.pump_mask if self.sup.pump else 0
         self.outputs.pump = pump  # an attribute, not an argument: commit's frame stays on the stack
         if self.outputs.commit(self.kill.fired, self._kills_seen):
@@ -469,12 +461,6 @@ class Controller:
                 self._pumped = True
             return True
         return False
-
-    def _prepare(self, c: int) -> int:
-        ua = self.sup.level_ua[c] * self.envelope // 1000
-        self.outputs.set_ua(c, ua)
-        self.out_ua[c] = ua
-        return ua
 
     def _panel_click(self) -> bool:
         """A panel gesture that changed a setting without an alert: channel, program, supervisor mode."""

@@ -169,6 +169,12 @@ class Screen:
         self._fmt: "List[Optional[str]]" = [None] * n_channels
         self._title_state = -1
         self._title_fmt = ""
+        # Row 0's clock: the remaining seconds, drawn by the hal into the blank field at the right of
+        # lines[0] ("RUNNING    19:59": lines[0] holds "RUNNING" and six blanks), -1 for none. So
+        # the countdown builds no string each second: text(0) gives the row as it reads.
+        self.clock = -1
+        self.clock_col = cols - 5  # the first of the field's five characters, "MM:SS"
+        self.clock_only = False  # row 0 is dirty for its clock field alone (the hal redraws just that)
 
     # -- every tick -------------------------------------------------------------------
     def observe(self, now_ms: int, sup: "Any") -> None:
@@ -182,6 +188,7 @@ class Screen:
 
     def compose(self, sup: "Any", panel: "Any", program: "Any") -> bool:
         """Bring the lines up to date. True if a row changed (its bit is set in `dirty`)."""
+        self.clock_only = False
         if not self._sync(sup, panel, program):
             return False
         if self._only_title and self.composed:
@@ -189,7 +196,7 @@ class Screen:
             # ramp) moved: those rows alone, a few small strings each, where a whole screen made
             # ~1.7 KB of garbage every time (silicon.alloc_bytes_per_tick_*).
             if self._secs_moved:
-                self._set_row(0, self._title())
+                self._set_title()
             if self._lvl_moved and self._state != sv.FAULT and self._used:
                 self._level_rows(self._lvl_moved)
         else:
@@ -283,7 +290,10 @@ class Screen:
         prog = self._program
         if prog is not None and not self._used:
             self._used = tuple(c for c in range(self.n) if prog.channel_used(c))
+        shown = self.clock
         new: "List[str]" = [self._title()]
+        if self.clock != shown:
+            self.dirty |= 1
         new.append(fit(prog.name if prog is not None else "(no program)", cols))
         body = self.rows - 2
         if st == sv.FAULT:
@@ -296,20 +306,39 @@ class Screen:
         for r in range(self.rows):
             self._set_row(r, new[r])
 
+    def text(self, r: int) -> str:
+        """Row r as it reads on the display: lines[r], with row 0's clock filled in (this allocates;
+        the firmware's display path never calls it)."""
+        line = self.lines[r]
+        if r or self.clock < 0:
+            return line
+        return line[:self.clock_col - 1] + " %2d:%02d" % (self.clock // 60, self.clock % 60)
+
+    def _set_title(self) -> None:
+        """Row 0 after the remaining time moved: dirty if the clock or the title changed."""
+        shown = self.clock
+        drawn = not self.dirty & 1
+        self._set_row(0, self._title())
+        if self.clock != shown and not self.dirty & 1:
+            self.dirty |= 1
+            self.clock_only = drawn  # the row's text as drawn: only the clock field moved
+
     def _title(self) -> str:
-        """Row 0: the state, and the remaining time at the right."""
+        """Row 0: the state, and the remaining time at the right (the clock field, or in the text)."""
         cols = self.cols
         name = sv.STATE_NAMES[self._state]
         secs = self._secs
+        self.clock = -1
         if secs < 0:
             return fit(name, cols)
         if secs < 6000 and len(name) <= cols - 6:
-            # Once a second while a session runs: one format of a template made per state, a few
-            # small allocations where building the row piece by piece made a dozen.
+            # Once a second while a session runs: the same string (made once per state), and the
+            # seconds in `clock`: the steady session allocates nothing (silicon.alloc_bytes_per_tick_steady).
             if self._title_state != self._state:
                 self._title_state = self._state
-                self._title_fmt = fit(name, cols - 6) + " %2d:%02d"
-            return self._title_fmt % (secs // 60, secs % 60)
+                self._title_fmt = fit(name, cols - 6) + "      "
+            self.clock = secs
+            return self._title_fmt
         t = mmss(secs)
         return fit(name, cols - len(t) - 1) + " " + t
 

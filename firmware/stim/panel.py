@@ -39,7 +39,7 @@ Gestures:
 from micropython import const
 
 from stim import ticks
-from stim.board import BUTTONS
+from stim.boardspec import BUTTONS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ Pure: no clock, no pins; the filesystem is passed in. Runs on MicroPython.
 
 import json
 
-from stim.board import FieldError, type_name
+from stim.boardspec import FieldError, type_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

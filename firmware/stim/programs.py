@@ -31,7 +31,7 @@ the JSON are converted to integers here, once.
 
 import json
 
-from stim.board import FieldError, type_name
+from stim.boardspec import FieldError, type_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

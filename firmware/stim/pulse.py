@@ -43,7 +43,7 @@ below 2**30 so that MicroPython keeps them small ints (no allocation).
 
 from micropython import const
 
-from stim.board import FieldError
+from stim.boardspec import FieldError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

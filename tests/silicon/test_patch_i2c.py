@@ -98,7 +98,7 @@ def test_firmware_mcp4728_driver(chip: Silicon, repl: RawRepl) -> None:
               "    except OSError:\n        pass")
     repl.put_file("stim/__init__.py", b"")
     repl.put_file("stim/hal/__init__.py", b"")
-    repl.put_file("stim/board.py", b"def pwm_slice(pin):\n    return (pin >> 1) & 7\n")
+    repl.put_file("stim/boardspec.py", b"def pwm_slice(pin):\n    return (pin >> 1) & 7\n")
     repl.put_file("stim/hal/dac.py", (ROOT / "firmware" / "stim" / "hal" / "dac.py").read_bytes())
     chip.dac()
     repl.exec("from stim.hal.dac import Mcp4728Dac\n"

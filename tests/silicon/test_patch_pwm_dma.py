@@ -224,7 +224,7 @@ def test_dma_keeps_credits_for_wraps_while_idle(chip: Silicon, board: RawRepl) -
 
 
 # -- the firmware's pulse engine (firmware/stim/hal/pulse_hw.py) --------------------------------
-ENGINE = ["stim/__init__.py", "stim/board.py", "stim/pulse.py", "stim/hal/__init__.py", "stim/hal/pulse_hw.py"]
+ENGINE = ["stim/__init__.py", "stim/boardspec.py", "stim/pulse.py", "stim/hal/__init__.py", "stim/hal/pulse_hw.py"]
 PIN_A, PIN_B = 16, 17  # slice 0, channels A and B
 
 

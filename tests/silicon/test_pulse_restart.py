@@ -24,7 +24,7 @@ from picostim.silicon.chip import Silicon
 from picostim.silicon.repl import RawRepl
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
-ENGINE = ["stim/__init__.py", "stim/board.py", "stim/pulse.py", "stim/hal/__init__.py", "stim/hal/pulse_hw.py"]
+ENGINE = ["stim/__init__.py", "stim/boardspec.py", "stim/pulse.py", "stim/hal/__init__.py", "stim/hal/pulse_hw.py"]
 CYCLE_NS = 8  # 125 MHz clk_sys
 PIN_A, PIN_B = 16, 17  # slice 0, channels A and B
 BOOT_NS = 1_600_000_000  # power-on (or reset) to MicroPython's REPL, as conftest.py has it

@@ -114,7 +114,7 @@ def test_the_hard_irq_on_the_key_and_the_estop_runs_the_kill_path_without_an_exc
 
 
 def test_a_sense_line_reads_its_current_in_microamps() -> None:
-    """stim.hal.rp2040.Hardware.sense_ua turns the ADC reading into microamps (sense_ma_per_volt of
+    """stim.hal.rp2040.Hardware.read_senses turns each ADC reading into microamps (sense_ma_per_volt of
     the board file): 20 mA on CH1's sense stage reads 20 mA, to within one ADC step (it once read
     1000x too much, and any real current tripped "overcurrent")."""
     rig = Rig()
@@ -122,10 +122,12 @@ def test_a_sense_line_reads_its_current_in_microamps() -> None:
     assert ch.sense_adc is not None and ch.sense_ma_per_volt is not None
     hw = rig.ctl.hw
     step_ua = ch.sense_ma_per_volt * 3.3 / 4095 * 1000  # one 12-bit ADC step, in uA
+    got = [0] * rig.ctl.n
     for ma in (0, 1, 20, 99):
         rig.chip.adc_volts[ch.sense_adc] = ma / ch.sense_ma_per_volt
-        assert abs(hw.sense_ua(0) - ma * 1000) <= step_ua
-    assert hw.sense_ua(3) == -1  # CH4 has no sense line
+        hw.read_senses(got)
+        assert abs(got[0] - ma * 1000) <= step_ua
+        assert got[3] == -1  # CH4 has no sense line
 
 
 def test_a_key_glitch_or_an_estop_tap_between_two_ticks_acts_as_a_longer_one() -> None:

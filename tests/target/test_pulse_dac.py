@@ -163,6 +163,52 @@ def test_a_commit_after_a_kill_changes_nothing() -> None:
     assert chip.gpio_get(oe.pin) == oe.active_level
 
 
+def test_set_levels_skips_a_call_that_changes_nothing_and_rearms_after_a_kill() -> None:
+    """ChannelOutputs.set_levels() returns at once when its last call changed nothing and the levels
+    and scale are the same; after the kill path (forget_running) the same levels prepare and go live
+    again, and a channel whose level moved is set."""
+    chip, _ = _fresh()
+    outputs = __import__("stim.hal.outputs").hal.outputs
+    brd = _board.validate(_stim4())
+    outs = outputs.ChannelOutputs(brd)
+    outs.configure(__import__("stim.programs").programs.builtins(4)[0])
+    kills = array("I", [0])
+    calls: "list[int]" = []
+    real = outs.set_ua
+
+    def counted(ch: int, ua: int) -> None:
+        calls.append(ch)
+        real(ch, ua)
+
+    outs.set_ua = counted
+    levels = [5000, 0, 7000, 0]
+    out = [0] * 4
+    assert outs.set_levels(levels, 1000, out) and out == [5000, 0, 7000, 0]
+    assert calls == [0, 2] and outs.commit(kills, 0)
+    assert outs.set_levels(levels, 1000, out)  # all as last time, and live: the loop runs, no set_ua
+    assert calls == [0, 2]
+    out[:] = [-1] * 4
+    assert outs.set_levels(levels, 1000, out) and out == [-1] * 4  # the quick return: out untouched
+    assert outs.set_levels(levels, 500, out) and out == [2500, 0, 3500, 0] and calls == [0, 2, 0, 2]
+    assert outs.commit(kills, 0)
+    a = brd.channels[0].pulse_a
+    chip.gpio_set_function(a, 5)  # the kill path parks the pads...
+    outs.forget_running()  # ...and the tick that sees it forgets every train
+    ticks = 0
+    while chip.gpio[a].funcsel != 6 and ticks < 10:  # a halted train may take a tick to finish
+        n = len(calls)
+        assert outs.set_levels(levels, 500, out)
+        assert calls[n:] == [0, 2]  # set again, every tick until it is live: never the quick return
+        assert outs.commit(kills, 0)
+        chip.clock.advance(10_000_000)
+        ticks += 1
+    assert chip.gpio[a].funcsel == 6 and 0 < ticks < 10  # live again: PIO on the pad
+    n = len(calls)
+    levels[1] = 3000
+    outs.set_levels(levels, 500, out)
+    assert calls[n:] == [1] and out == [2500, 1500, 3500, 0]  # only the moved channel is set
+
+
 def test_set_code_and_zero_all_allocate_nothing_under_heap_lock() -> None:
     chip, dac = _fresh()
     attach(chip, 0, 0x60)

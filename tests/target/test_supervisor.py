@@ -254,7 +254,7 @@ def test_feed_only_when_consistent() -> None:
     d.step()
     assert d.s.level_ua[0] == 0  # not RUNNING: levels forced to 0, so consistent again
     d.step(sv.START_PAUSE)
-    d.s._cap_guard = lambda ch, ua: ua  # type: ignore[method-assign]
+    d.s._cap_guard = lambda ua: None  # type: ignore[method-assign]
     d.s.limit_ua[0] = 0
     d.s.setpoint_ua[0] = 50_000
     d.s.level_ua[0] = 50_000
@@ -328,3 +328,17 @@ def test_a_zero_guard_ceiling_refuses_the_start() -> None:
     d.ready()
     d.step(sv.START_PAUSE)
     assert d.s.state == sv.READY and d.s.alert == "start refused: no program"
+
+
+def test_a_fault_latched_after_the_step_stops_the_charge_pump_at_once() -> None:
+    """The controller's sense check, an exception or a stuck button may latch a fault after the
+    step of the same tick: the pump the step allowed must not toggle in that tick (the safety
+    search found one more toggle in FAULT)."""
+    d = Driver(_sup())
+    d.ready()
+    d.step(sv.START_PAUSE)
+    d.step(sv.PLUS)
+    d.run(100)
+    assert d.s.state == sv.RUNNING and d.s.pump
+    d.s.check_sense(0, 10_000, 70_000)  # an overcurrent, after this tick's step
+    assert d.s.state == sv.FAULT and not d.s.pump

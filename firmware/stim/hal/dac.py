@@ -23,13 +23,13 @@ An I2C failure raises OSError: the caller decides (the kill path catches it).
 from machine import I2C, PWM, Pin, mem32
 from micropython import const
 
-from stim.board import pwm_slice
+from stim.boardspec import pwm_slice
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Optional
 
-    from stim.board import Board
+    from stim.boardspec import Board
 
 _PWM_TOP0 = const(0x40050010)  # slice 0 TOP; slice s at + 0x14 s
 _IO_BANK0_CTRL = const(0x40014004)

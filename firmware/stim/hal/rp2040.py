@@ -13,15 +13,14 @@ from machine import ADC, PWM, WDT, Pin, mem32, reset_cause
 from machine import WDT_RESET as _WDT_RESET
 from micropython import schedule
 
-from stim import ticks
-from stim.board import BUTTONS
+from stim.boardspec import BUTTONS
 from stim.hal import NATIVE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import List, Optional, Tuple
+    from typing import Callable, List, Optional, Tuple
 
-    from stim.board import Board, Input, Output
+    from stim.boardspec import Board, Input, Output
 
 BOARD_FILE = "board.json"  # relative to cwd, which is the littlefs root on the board
 
@@ -104,17 +103,15 @@ class Watchdog:
 
 # Ticks leave the hal as plain ints (they are ints on the board; the stubs make
 # them opaque). The core does its arithmetic with stim.ticks, which matches
-# time.ticks_diff/ticks_add exactly.
-def ticks_ms() -> int:
-    return time.ticks_ms()  # type: ignore[return-value]
-
-
-def ticks_us() -> int:
-    return time.ticks_us()  # type: ignore[return-value]
-
-
-ticks_diff = ticks.diff
-ticks_add = ticks.add
+# time.ticks_diff/ticks_add exactly; the hal hands out `time`'s own functions, not
+# wrappers around them: the main loop calls them ~8 times a pass, and a Python
+# call costs ~7-12 us on silicon.
+# getattr: a host test that imports the hal outside the model's runner (boot.py's parking) sees
+# CPython's own `time`, which has none of them; it never reads the clock (None if it did).
+ticks_ms: "Callable[[], int]" = getattr(time, "ticks_ms", None)  # type: ignore[assignment]
+ticks_us: "Callable[[], int]" = getattr(time, "ticks_us", None)  # type: ignore[assignment]
+ticks_diff: "Callable[[int, int], int]" = getattr(time, "ticks_diff", None)  # type: ignore[assignment]
+ticks_add: "Callable[[int, int], int]" = getattr(time, "ticks_add", None)  # type: ignore[assignment]
 
 
 def cpu_hz() -> int:
@@ -122,8 +119,7 @@ def cpu_hz() -> int:
     return machine.freq()  # type: ignore[no-any-return]
 
 
-def sleep_ms(ms: int) -> None:
-    time.sleep_ms(ms)
+sleep_ms: "Callable[[int], None]" = getattr(time, "sleep_ms", None)  # type: ignore[assignment]
 
 
 def start_watchdog(timeout_ms: int) -> Watchdog:
@@ -343,7 +339,7 @@ class Hardware:
         for ch in board.channels:
             if ch.sense_adc is not None and ch.sense_ma_per_volt is not None:
                 sense.append(ADC(Pin(ch.sense_adc)))
-                # nA per count of read_u16(): mA/V * 3.3 V / 65535 counts * 1e6 nA/mA (sense_ua divides by
+                # nA per count of read_u16(): mA/V * 3.3 V / 65535 counts * 1e6 nA/mA (read_senses divides by
                 # 1000). It was uA per count with 3.3 V written as 3300, so readings came out 1000x too high
                 # and any real current tripped "overcurrent". A reading times the scale stays below 2**30
                 # (a small int on MicroPython: the tick allocates nothing) up to 300 mA/V, which the
@@ -367,11 +363,21 @@ class Hardware:
     def estop_released(self) -> bool:
         return mem32[_SIO_GPIO_IN] & self._estop_bit == self._estop_on  # type: ignore[no-any-return]
 
-    def _buttons_once(self) -> int:
+    def _pressed(self) -> int:
         # One read of every pad (SIO GPIO_IN, bits 0..29: a small int), flipped where a button is
-        # active-low, so that a set bit is a pressed button. A Pin.value() per button cost ~30 us
-        # each on silicon.
-        v = (self._pads() ^ self._btn_flip) & self._btn_all
+        # active-low, so that a set bit is a pressed button's pad. A Pin.value() per button cost
+        # ~30 us each on silicon.
+        return (self._pads() ^ self._btn_flip) & self._btn_all
+
+    def _pads(self) -> int:
+        """Every pad's level: SIO GPIO_IN."""
+        return mem32[_SIO_GPIO_IN]  # type: ignore[no-any-return]
+
+    def buttons_mask(self) -> int:
+        """Bit i set while BUTTONS[i] reads pressed on two reads of the pads, one after the other:
+        a spike shorter than one pass (tens of us) never counts as a press. The panel acts on + and
+        - from the first tick that sees them, so this is their glitch filter."""
+        v = self._pressed() & self._pressed()
         if not v:
             return 0  # nothing pressed (most ticks): no loop
         m = 0
@@ -382,22 +388,16 @@ class Hardware:
             bit <<= 1
         return m
 
-    def _pads(self) -> int:
-        """Every pad's level: SIO GPIO_IN."""
-        return mem32[_SIO_GPIO_IN]  # type: ignore[no-any-return]
-
-    def buttons_mask(self) -> int:
-        """Bit i set while BUTTONS[i] reads pressed on two reads of the pads, one after the other:
-        a spike shorter than one pass (tens of us) never counts as a press. The panel acts on + and
-        - from the first tick that sees them, so this is their glitch filter."""
-        return self._buttons_once() & self._buttons_once()
-
-    def sense_ua(self, ch: int) -> int:
-        """Measured current of channel ch in uA, or -1 if the channel has no sense line."""
-        adc = self.sense[ch]
-        if adc is None:
-            return -1
-        return adc.read_u16() * self._sense_scale[ch] // 1000
+    def read_senses(self, out: "List[int]") -> None:
+        """Each channel's measured current in uA into out, in one call (-1 for a channel without a
+        sense line)."""
+        adcs = self.sense
+        scale = self._sense_scale
+        c = len(adcs)
+        while c:
+            c -= 1
+            adc = adcs[c]
+            out[c] = -1 if adc is None else adc.read_u16() * scale[c] // 1000
 
     def toggle_charge_pump(self) -> None:
         """Dynamic enable: the output stage stays powered only while the tick keeps toggling."""

@@ -29,7 +29,7 @@ from picostim.silicon.repl import RawRepl, boot_to_repl
 
 REPO = Path(__file__).resolve().parents[3]
 FIRMWARE = REPO / "firmware"
-ENGINE = ["stim/__init__.py", "stim/board.py", "stim/pulse.py", "stim/hal/__init__.py", "stim/hal/pulse_hw.py"]
+ENGINE = ["stim/__init__.py", "stim/boardspec.py", "stim/pulse.py", "stim/hal/__init__.py", "stim/hal/pulse_hw.py"]
 CYCLE_NS = 8
 DEAD_TIME_US = 2  # stim4's limits.dead_time_us
 GUARD_US = 20
