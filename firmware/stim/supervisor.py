@@ -162,8 +162,8 @@ class Supervisor:
         self._ending = False
         self._down_ms = 0  # time into the current ramp-down
         self._key_ok = False  # this step's _key_guard() and _estop_guard() (_stop_conditions)
-        self._quiet = False  # the last full step settled (_settled): the next may be a quiet one
         self._estop_ok = False
+        self._quiet = False  # the last full step settled (_settled): the next may be a quiet one
         # This tick's inputs (step() sets them; the controller's tick sets them and calls advance()).
         self.in_key = False
         self.in_estop_released = False
