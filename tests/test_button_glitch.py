@@ -14,9 +14,13 @@ def _pads(rig: Rig, pressed: "tuple[str, ...]") -> int:
     return v
 
 
+_SIO_GPIO_IN = 0xD0000004
+
+
 def _scripted(rig: Rig, reads: "list[int]") -> None:
-    """The pads read these GPIO_IN values, one per read, instead of the model's."""
-    rig.ctl.hw._pads = lambda: reads.pop(0)
+    """SIO GPIO_IN reads these values, one per read, instead of the model's pads."""
+    model_read = rig.chip.mem_read
+    rig.chip.mem_read = lambda addr: reads.pop(0) if addr == _SIO_GPIO_IN else model_read(addr)  # type: ignore[method-assign]
 
 
 def test_a_spike_seen_by_one_read_is_not_a_press() -> None:

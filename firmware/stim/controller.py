@@ -15,7 +15,7 @@ from micropython import const
 
 from stim import feedback as fb
 from stim import panel as _panel
-from stim import pulse
+from stim import pulse, ticks
 from stim import supervisor as sv
 from stim.pulse import PulseError
 from stim.recorder import Recorder
@@ -78,6 +78,8 @@ class Controller:
         self._pumped = False  # this tick's commit toggled the charge pump
         self._all_off = False  # all_off() done since the last commit: idle ticks skip it
         self.envelope = 0  # permille of the level, from the program's work/rest cycle
+        self._env_from = 0  # the envelope holds for session times in [_env_from, _env_until)
+        self._env_until = 0
         self.error: "Optional[str]" = None  # text of the last internal error
         self.ticks = 0
         self._kills_seen = kill.count
@@ -98,6 +100,7 @@ class Controller:
         self._prev_state = self.sup.state
         self._prev_key = False
         self._led_lit = False  # the status LED as last written (stim.hal starts it off)
+        self._led_state = -1  # the state the rhythm was last asked for (StatusLed.at)
         self.recorder: "Optional[Recorder]" = None
         self._warn_count = 0
         first = 0
@@ -227,9 +230,15 @@ class Controller:
         self._last_now = now_ms
         sup = self.sup
         self._inputs(now_ms)  # sup.in_key, sup.in_estop_released; the panel stepped
-        self._intent()  # sup.in_intent, in_ch, in_arg
+        if self.panel.intent != _panel.NONE or self._q_len:
+            self._intent()  # sup.in_intent, in_ch, in_arg
+        else:  # most ticks: no intent (as _intent() would set it, without its call)
+            sup.in_intent = sv.NONE
+            sup.in_ch = self.panel.intent_channel
+            sup.in_arg = 0
         sup.advance(now_ms)
-        self._after_step()
+        if self.guard is None or self.ticks == 0 or self._alert is not None:
+            self._after_step()  # else it has nothing to do (a call costs ~12 us on silicon)
         self._senses()
         want = sv.watchdog_ms(sup.state)
         wdt = self.watchdog
@@ -264,8 +273,9 @@ class Controller:
         hw = self.hw
         kill = self.kill
         sup = self.sup
-        sup.in_key = hw.key_present()
-        sup.in_estop_released = hw.estop_released()
+        pressed = hw.sample()  # the pads read once for the key, the e-stop and the buttons
+        sup.in_key = hw.key_in
+        sup.in_estop_released = hw.estop_in
         # A stopping edge the kill path's IRQ caught since the last tick counts even if the level
         # is back by now: a key glitch ends the session, an e-stop tap latches, as a longer one would.
         if kill.key_edges != self._key_edges:
@@ -274,7 +284,7 @@ class Controller:
         if kill.estop_edges != self._estop_edges:
             self._estop_edges = kill.estop_edges
             sup.in_estop_released = False
-        self.panel.step(now_ms, hw.buttons_mask(), sup.in_key)
+        self.panel.step(now_ms, pressed, sup.in_key)
 
     def _after_step(self) -> None:
         sup = self.sup
@@ -422,7 +432,11 @@ class Controller:
         """
         sup = self.sup
         running = sup.state == sv.RUNNING
-        self.envelope = pulse.envelope_permille(self.program, sup.session_ms) if running else 0
+        if not running:
+            self.envelope = 0
+            self._env_until = self._env_from  # nothing kept: a session (re)starts with a fresh one
+        elif not self._env_from <= sup.session_ms < self._env_until:
+            self._envelope(sup.session_ms)  # else the flat stretch's envelope still holds
         self._killed_now = False
         self._pumped = False
         if running and self.kill.count == self._kills_seen and self._go_live():
@@ -446,6 +460,14 @@ class Controller:
             self._all_off = True
         self.hw.output_enable.set(False)  # re-asserted every idle tick: one pin write
         self.driving = False
+
+    def _envelope(self, t: int) -> None:
+        """The envelope at session time t, and the stretch [t, _env_until) over which it stays so
+        (stim.pulse.envelope_flat_until; asked only at a plateau or a rest, whose value is 1000 or 0)."""
+        e = pulse.envelope_permille(self.program, t)
+        self.envelope = e
+        self._env_from = t
+        self._env_until = pulse.envelope_flat_until(self.program, t) if e == 0 or e == 1000 else t + 1
 
     def _go_live(self) -> bool:
         """Every channel's level times the envelope prepared, then committed (IRQs held back, and only
@@ -485,7 +507,9 @@ class Controller:
             self._state_changed()
         self._prev_state = st
         self._prev_key = sup.key
-        self._led(self.led.on(st, now_ms))
+        if st != self._led_state or ticks.diff(now_ms, self.led.next_ms) >= 0:
+            self._led_state = st  # the rhythm asked only in a new state or at its next edge
+            self._led(self.led.at(st, now_ms))
         if bz.pattern:  # the buzzer's own set() skips a repeat too; this skips the call
             self.hw.buzzer.set(bz.on(now_ms))
 

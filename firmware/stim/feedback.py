@@ -61,6 +61,7 @@ class StatusLed:
                 if p is not None:
                     pats[i] = p
         self.patterns = tuple(pats)
+        self.next_ms = 0  # at()'s next edge
         self._periods = tuple(sum(p) for p in pats)
         for per in self._periods:
             if per <= 0:
@@ -75,6 +76,19 @@ class StatusLed:
                 return i & 1 == 0
             t -= p[i]
         return False
+
+    def at(self, state: int, now_ms: int) -> bool:
+        """on(state, now_ms), and in `next_ms` the time of the rhythm's next edge: until then it stays
+        the same in this state, so the tick need not ask again (the controller compares the time in
+        C and skips two calls and this loop in most ticks). Allocation-free."""
+        p = self.patterns[state]
+        t = now_ms % self._periods[state]
+        i = 0
+        while t >= p[i]:  # ends inside p: t is below the period, which is p's sum
+            t -= p[i]
+            i += 1
+        self.next_ms = ticks.add(now_ms, p[i] - t)
+        return i & 1 == 0
 
 
 _DEFAULT_LED = StatusLed()

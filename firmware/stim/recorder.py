@@ -59,27 +59,23 @@ class Recorder:
     # -- each tick -----------------------------------------------------------------------------
     def observe(self, now_ms: int, sup: "sv.Supervisor", program: str, driving: bool) -> None:
         """driving: some channel was driven above 0 this tick (counts as seconds of stimulation)."""
-        if self.wall_base is not None:
+        # ticks.diff is C on the board: these two cost a call only in the tick that has work.
+        if self.wall_base is not None and ticks.diff(now_ms, self._wall_at_ms) >= 60_000:
             self._wall_tick(now_ms)
-        if self._in_session and driving:
-            self._count_stim(now_ms)
+        if self._in_session and driving and 0 < ticks.diff(now_ms, self._last_ms) < 1000:
+            self._stim_ms += ticks.diff(now_ms, self._last_ms)  # across the 2**30 wrap too
         self._last_ms = now_ms
         if sup.fault is not None and sup.fault != self._last_fault:
             self._fault(now_ms, sup.fault, sup)
         self._last_fault = sup.fault
-        in_session = sup.state == sv.RUNNING or sup.state == sv.PAUSED
-        if in_session != self._in_session:
+        if (sup.state == sv.RUNNING or sup.state == sv.PAUSED) != self._in_session:
             self._edge(now_ms, sup, program)  # a session started or ended: a record (this allocates)
-        if not in_session and self.store.pending():  # pending() first: an idle flush allocates
+        # (_in_session is now this tick's: no local for it keeps this frame on the stack)
+        if not self._in_session and self.store.pending():  # pending() first: an idle flush allocates
             self.store.flush(True)
 
     # observe() is split so that its frame stays on the stack: a call whose locals and value stack
     # exceed 11 words gets a heap frame every time (picostim.devtools.frames).
-    def _count_stim(self, now_ms: int) -> None:
-        dt = ticks.diff(now_ms, self._last_ms)  # across the 2**30 wrap too
-        if 0 < dt < 1000:
-            self._stim_ms += dt
-
     def _wall_tick(self, now_ms: int) -> None:
         w = ticks.diff(now_ms, self._wall_at_ms) // 1000
         if w >= 60:  # re-anchor each minute: tick differences only reach 2**29 ms

@@ -319,7 +319,8 @@ class Supervisor:
         """step() with its inputs already in in_key, in_estop_released, in_intent, in_ch and in_arg (the
         controller's tick sets them there: a call with six arguments would need a heap frame)."""
         self.alert = None
-        caps_moved = self._refresh_caps()
+        # cap_ua()'s terms as at the last refresh (two list comparisons, in C): no call to refresh
+        caps_moved = (self.limit_ua != self._lim_seen or self._prog_ua != self._prog_seen) and self._refresh_caps()
         dt = 0 if self._last_ms < 0 else ticks.diff(now_ms, self._last_ms)
         self._last_ms = now_ms
         if dt < 0:
@@ -330,7 +331,7 @@ class Supervisor:
         if (self._quiet and not caps_moved and self.state == RUNNING and self.in_intent == NONE
                 and self.in_key and self.in_estop_released
                 and self.session_ms + dt + self.ramp_down_ms < self.session_limit_ms
-                and self._at_set_points()):
+                and self.level_ua == self.setpoint_ua):  # _at_set_points(), without its call
             # A quiet step: the last step settled (_settled) and nothing but time moved since.
             # The full step would only add dt to the session (debounce, stopping conditions,
             # moves and ramp all leave everything as it is); the self-check runs as in every step.
@@ -359,13 +360,11 @@ class Supervisor:
         return self.level_ua == self.setpoint_ua  # a list comparison, in C
 
     def _refresh_caps(self) -> bool:
-        """Each channel's cap_ua() once a step, for _cap_guard (_wdt_guard checks against cap_ua()'s
-        terms itself); True if one changed. cap_ua()'s comparison inline: a call per channel cost ~50
-        us a step on silicon."""
+        """Each channel's cap_ua(), for _cap_guard, when advance() saw its terms move (_wdt_guard checks
+        against cap_ua()'s terms itself); True if one changed. cap_ua()'s comparison inline: a call
+        per channel cost ~50 us a step on silicon."""
         lim = self.limit_ua
         prog = self._prog_ua
-        if lim == self._lim_seen and prog == self._prog_seen:
-            return False  # cap_ua()'s terms as at the last refresh (two list comparisons, in C)
         caps = self._caps
         moved = False
         c = self.n
@@ -460,11 +459,19 @@ class Supervisor:
         self.pump = self._pump_guard()
 
     def check_senses(self, applied_ua: "List[int]", sensed_ua: "List[int]") -> None:
-        """check_sense() for every channel with a sense line (sensed_ua[c] >= 0), CH1 first."""
+        """check_sense() for every channel with a sense line (sensed_ua[c] >= 0), CH1 first.
+
+        Called only where it has something to do: an overcurrent, an open electrode, or an open
+        count to clear. Elsewhere check_sense() changes nothing, and its call cost ~40 us a channel
+        on silicon, every tick."""
         c = 0
         while c < self.n:
-            if sensed_ua[c] >= 0:
-                self.check_sense(c, applied_ua[c], sensed_ua[c])
+            s = sensed_ua[c]
+            if s >= 0 and (s > applied_ua[c] + applied_ua[c] // 5 + OVERCURRENT_MARGIN_UA
+                           or s > self.channel_max_ua[c] + OVERCURRENT_MARGIN_UA
+                           or (s < OPEN_SENSE_UA and applied_ua[c] > OPEN_ELECTRODE_UA)
+                           or self._open_count[c]):
+                self.check_sense(c, applied_ua[c], s)
             c += 1
 
     def check_sense(self, ch: int, applied_ua: int, sensed_ua: int) -> None:

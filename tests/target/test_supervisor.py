@@ -246,6 +246,55 @@ def test_overcurrent_latches_and_open_electrode_alerts() -> None:
     assert d.s.state == sv.FAULT and d.s.fault == "overcurrent CH2"
 
 
+def _running_pair() -> "list[sv.Supervisor]":
+    pair = []
+    for _ in range(2):
+        d = Driver(_sup(ramp=100_000))
+        d.ready()
+        d.step(sv.START_PAUSE)
+        for _ in range(15):
+            d.step(sv.PLUS, 0)
+        d.run(500)
+        pair.append(d.s)
+    return pair
+
+
+def _sense_state(s: sv.Supervisor) -> "tuple[object, ...]":
+    return (s.state, s.fault, s.alert, s.alert_ch, list(s.level_ua), list(s.setpoint_ua), list(s._open_count))
+
+
+def test_the_tick_s_sense_screen_ends_where_check_sense_on_every_channel_would() -> None:
+    """check_senses (the tick's call, which skips a channel whose reading check_sense would leave as
+    it is) ends in the state of check_sense called for every channel with a sense line, over
+    readings at and around each threshold: overcurrent against the level and against the channel's
+    maximum, an open electrode counting up, and a count to clear."""
+    m = sv.OVERCURRENT_MARGIN_UA
+    applied = (0, 5_000, sv.OPEN_ELECTRODE_UA, sv.OPEN_ELECTRODE_UA + 1, 15_000)
+    seed = 12345
+    faults = 0
+    for _run in range(40):
+        screened, every = _running_pair()
+        for _tick in range(12):
+            a = [0, 0]
+            r = [0, 0]
+            for c in range(2):
+                seed = (seed * 1103515245 + 12345) % 2147483648
+                a[c] = applied[seed % len(applied)]
+                lim = a[c] + a[c] // 5 + m
+                sensed = (-1, 0, sv.OPEN_SENSE_UA - 1, sv.OPEN_SENSE_UA, lim, lim + 1, a[c],
+                          80_000 + m, 80_000 + m + 1)
+                r[c] = sensed[(seed >> 8) % len(sensed)]
+            screened.check_senses(a, r)
+            for c in range(2):
+                if r[c] >= 0:
+                    every.check_sense(c, a[c], r[c])
+            assert _sense_state(screened) == _sense_state(every), (a, r)
+            if screened.state == sv.FAULT:
+                faults += 1
+                break
+    assert faults >= 5  # the grid reached the overcurrent branch, not only the quiet one
+
+
 def test_feed_only_when_consistent() -> None:
     d = Driver(_sup())
     d.ready()

@@ -175,7 +175,13 @@ class ChannelOutputs:
             return self._went_live(self._commit_mem32(kills, seen))
         plan[4] = seen
         plan[_PUMP] = self.pump
-        return self._went_live(_native_commit(plan, self._pending, self._dac_arm, kills))  # True passes as 1
+        if not _native_commit(plan, self._pending, self._dac_arm, kills):
+            return False
+        self._pending = 0  # _went_live(), without its call
+        if self._dac_arm:
+            self._dac_arm = False
+            self._dac_live = True
+        return True
 
     def _went_live(self, live: "bool | int") -> bool:
         if not live:
