@@ -295,6 +295,31 @@ def test_the_tick_s_sense_screen_ends_where_check_sense_on_every_channel_would()
     assert faults >= 5  # the grid reached the overcurrent branch, not only the quiet one
 
 
+def test_the_quiet_step_checks_again_a_level_the_self_check_did_not_pass() -> None:
+    """In a settled session the quiet step reuses the self-check's verdict only for the very lists it
+    passed with: a level corrupted together with its set point (so the step stays quiet) is
+    checked again, and latches FAULT; so do a corrupted limit and program cap."""
+    for what in ("level", "limit", "prog"):
+        d = Driver(_sup(ramp=100_000))
+        d.ready()
+        d.step(sv.START_PAUSE)
+        for _ in range(5):
+            d.step(sv.PLUS, 0)
+        d.run(500)
+        s = d.s
+        assert s.state == sv.RUNNING and s._quiet and s.level_ua[0] > 0 and s.feed_wdt
+        d.step()
+        assert s.state == sv.RUNNING and s.feed_wdt  # quiet, and fed
+        if what == "level":
+            s.level_ua[0] = s.setpoint_ua[0] = s.limit_ua[0] + 1_000
+        elif what == "limit":
+            s.limit_ua[0] = s._lim_seen[0] = s.level_ua[0] - 1  # the caps' refresh sees no change
+        else:
+            s._prog_ua[0] = s._prog_seen[0] = s.level_ua[0] - 1
+        d.step()
+        assert s.state == sv.FAULT and not s.feed_wdt, what
+
+
 def test_feed_only_when_consistent() -> None:
     d = Driver(_sup())
     d.ready()
