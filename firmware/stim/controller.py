@@ -494,6 +494,19 @@ class Controller:
         """Status LED rhythm for the state, and one sound per event (docs in stim.feedback)."""
         sup = self.sup
         st = sup.state
+        if (st != self._prev_state or sup.alert is not None or sup.key != self._prev_key
+                or self.panel.intent != _panel.NONE):
+            self._events(now_ms, st)  # else no event: none of _events' branches could act
+        if st != self._led_state or ticks.diff(now_ms, self.led.next_ms) >= 0:
+            self._led_state = st  # the rhythm asked only in a new state or at its next edge
+            self._led(self.led.at(st, now_ms))
+        bz = self.buzzer
+        if bz.pattern:  # the buzzer's own set() skips a repeat too; this skips the call
+            self.hw.buzzer.set(bz.on(now_ms))
+
+    def _events(self, now_ms: int, st: int) -> None:
+        """One sound per event: a fault, a session's end, an alert, the key, a panel click."""
+        sup = self.sup
         bz = self.buzzer
         if st == sv.FAULT and self._prev_state != sv.FAULT:
             bz.play(fb.BEEP_FAULT, now_ms)
@@ -507,11 +520,6 @@ class Controller:
             self._state_changed()
         self._prev_state = st
         self._prev_key = sup.key
-        if st != self._led_state or ticks.diff(now_ms, self.led.next_ms) >= 0:
-            self._led_state = st  # the rhythm asked only in a new state or at its next edge
-            self._led(self.led.at(st, now_ms))
-        if bz.pattern:  # the buzzer's own set() skips a repeat too; this skips the call
-            self.hw.buzzer.set(bz.on(now_ms))
 
     def _led(self, lit: bool) -> None:
         if lit != self._led_lit:  # a pin write only when the rhythm changes it

@@ -128,6 +128,11 @@ class Supervisor:
         self.peak_ua: "List[int]" = [0] * n
         self._down_from_ua: "List[int]" = [0] * n
         self._open_count: "List[int]" = [0] * n
+        # check_senses' thresholds (_sense_bounds) and the applied levels they are for; until the
+        # first call every reading goes to check_sense (-1 is below any reading).
+        self._bounds_for: "List[int]" = [-1] * n
+        self._over_ua: "List[int]" = [-1] * n
+        self._open_watch: "List[bool]" = [True] * n
         self._caps: "List[int]" = [0] * n  # cap_ua() of each channel, refreshed every step
         self._prog_ua: "List[int]" = [0] * n  # program cap, channel and board maximum, guard ceiling (_fold_caps)
         self._base_ua: "List[int]" = [0] * n  # the same without the guard ceiling
@@ -489,16 +494,31 @@ class Supervisor:
 
         Called only where it has something to do: an overcurrent, an open electrode, or an open
         count to clear. Elsewhere check_sense() changes nothing, and its call cost ~40 us a channel
-        on silicon, every tick."""
+        on silicon, every tick. Its thresholds for the applied levels are worked out again only
+        when those levels change (_sense_bounds)."""
+        if applied_ua != self._bounds_for:  # a list comparison, in C
+            self._sense_bounds(applied_ua)
+        over = self._over_ua
         c = 0
         while c < self.n:
             s = sensed_ua[c]
-            if s >= 0 and (s > applied_ua[c] + applied_ua[c] // 5 + OVERCURRENT_MARGIN_UA
-                           or s > self.channel_max_ua[c] + OVERCURRENT_MARGIN_UA
-                           or (s < OPEN_SENSE_UA and applied_ua[c] > OPEN_ELECTRODE_UA)
-                           or self._open_count[c]):
+            if s >= 0 and (s > over[c] or (s < OPEN_SENSE_UA and self._open_watch[c]) or self._open_count[c]):
                 self.check_sense(c, applied_ua[c], s)
             c += 1
+
+    def _sense_bounds(self, applied_ua: "List[int]") -> None:
+        """check_sense()'s thresholds for these applied levels, per channel: the overcurrent bound
+        (the smaller of its two), and whether an open electrode can show (driven above
+        OPEN_ELECTRODE_UA)."""
+        c = self.n
+        while c:
+            c -= 1
+            a = applied_ua[c]
+            self._bounds_for[c] = a  # element by element: a slice copy would allocate its slice
+            over = a + a // 5 + OVERCURRENT_MARGIN_UA
+            top = self.channel_max_ua[c] + OVERCURRENT_MARGIN_UA
+            self._over_ua[c] = over if over < top else top
+            self._open_watch[c] = a > OPEN_ELECTRODE_UA
 
     def check_sense(self, ch: int, applied_ua: int, sensed_ua: int) -> None:
         """Compare what channel ch was driven to with what the sense line measured.
