@@ -245,7 +245,8 @@ class Controller:
         if wdt is not None and want < wdt.timeout_ms:
             wdt.set_timeout(want)  # shorter first: a session may go live in _apply
         self._apply()
-        self._pump()
+        if not self._pumped:  # a commit that went live toggled the pump itself (_pump)
+            self._pump()
         if wdt is not None and want > wdt.timeout_ms and not self.driving:
             wdt.set_timeout(want)  # longer only now, with every output off (before any flush)
         self._record(now_ms)
@@ -261,8 +262,6 @@ class Controller:
         the toggle was Python after the commit). Otherwise the pump stops, unless the supervisor
         lets it run (only in RUNNING, where every tick commits: this branch toggles only if the
         supervisor's guard is broken, which the mutation test makes it)."""
-        if self._pumped:
-            return
         if self.sup.pump and not self._killed_now and self.kill.count == self._kills_seen:
             self.hw.toggle_charge_pump()
         else:
