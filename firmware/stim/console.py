@@ -167,6 +167,10 @@ class Console:
         self._lim_id: "Any" = None
         self._export: "Optional[_LogExport]" = None
         self._export_id: "Any" = None
+        # Nothing to do but look for input: no request pending, nothing to send, nothing read and
+        # not yet handled. Set at the end of each _step(); cleared by what queues work from outside
+        # it (handle_line, emit, crashed).
+        self._quiet = True
         self._handlers: "Dict[str, Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]]" = {
             "status": self._status,
             "version": self._version,
@@ -197,13 +201,12 @@ class Console:
     def step_unguarded(self, now_ms: int) -> None:
         """step() without its guard, for a caller whose own try calls crashed() (stim.app.run).
 
-        The idle pass (no request pending, nothing to send, no byte read and not yet handled) asks
-        the port's poll once, here, and returns when nothing has arrived: ~40 us on the emulated
-        RP2040, where the chain of calls down to the port's poll cost ~180 us. A byte that is there
-        is read in this same pass, as before."""
+        The idle pass (`_quiet`: no request pending, nothing to send, no byte read and not yet
+        handled) asks the port's poll once, here, and returns when nothing has arrived: ~45 us on
+        the emulated RP2040, where the chain of calls down to the port's poll cost ~180 us. A byte
+        that is there is read in this same pass, as before."""
         self._now = now_ms
-        if (self._cur is None and not self._out and not self._notes and self._lim_ch < 0
-                and self._export is None and self._rx_pos >= self._rx_len):
+        if self._quiet:
             for _ in self._rx_poll.ipoll(0):
                 break
             else:
@@ -212,6 +215,7 @@ class Console:
 
     def crashed(self, e: Exception) -> None:
         """An exception escaped a step: drop the request, say so, carry on."""
+        self._quiet = False
         self._n = 0
         self._overflow = False
         self._lim_ch = -1
@@ -230,6 +234,8 @@ class Console:
             self._export_step()
         if self._cur is not None or self._out or self._notes:
             self._send()
+        self._quiet = (self._cur is None and not self._out and not self._notes and self._lim_ch < 0
+                       and self._export is None and self._rx_pos >= self._rx_len)
 
     @property
     def busy(self) -> bool:
@@ -238,6 +244,7 @@ class Console:
 
     def emit(self, line: str) -> None:
         """Send a line of its own (a status line) at the next line boundary."""
+        self._quiet = False
         if len(self._notes) >= EMIT_MAX:
             self.dropped += 1
             return
@@ -309,6 +316,7 @@ class Console:
 
         None: a blank line (no reply), or a request whose reply comes later (limits.set after
         the next tick, log.export after its records)."""
+        self._quiet = False  # a reply, a limit or an export may be pending now (_step() looks again)
         text = raw.strip()
         if not text:
             return None
