@@ -486,6 +486,38 @@ def test_the_countdown_allocates_nothing_as_it_draws_and_sends_each_second() -> 
     assert o.screen.clock >= 0 and dev.text()[0].endswith("%02d" % (o.screen.clock % 60))
 
 
+def test_an_alert_of_one_tick_between_composes_shows_on_the_panel_and_goes_after_two_seconds() -> None:
+    """The supervisor keeps an alert for the tick it happened in: service() catches it in that pass
+    (not a compose pass), the panel shows it, and the hint returns once ALERT_MS have passed."""
+    _chip, dev, o = _oled()
+    s = _running()
+    s.step(sv.START_PAUSE)
+    s.run(1500)
+    now = 0
+    _flush(o, s, now)
+    assert dev.text()[6] == "Paused: start   "
+    now += 1000
+    _flush(o, s, now)  # a compose at `now`: the next is due at now + 200
+    now += TICK
+    s.step(sv.PLUS)  # + while paused: refused, an alert for this tick only
+    assert s.sup.alert is not None
+    o.service(now, s.sup, s.panel, s.prog)  # not a compose pass
+    assert not o.busy
+    s.step()
+    assert s.sup.alert is None
+    shown = []
+    for _ in range(300):  # 3 s of passes
+        now += TICK
+        s.step()
+        o.service(now, s.sup, s.panel, s.prog)
+        if not o.busy:
+            shown.append(dev.text()[6])
+    assert "paused: +       " in shown and shown[-1] == "Paused: start   ", shown
+    first = shown.index("paused: +       ")
+    gone = shown.index("Paused: start   ", first)
+    assert 150 <= gone - first <= 230, (first, gone)  # ~2 s of idle passes (less the ones that send)
+
+
 def test_a_display_that_stops_answering_is_switched_off_not_raised() -> None:
     chip, _dev, o = _oled()
     s = _running()

@@ -8,7 +8,8 @@ font and sends it through the driver's write_cmd/write_data.
 Refresh policy. The loop calls `service()` once per pass, after the
 controller's tick, and each pass does at most one piece of the display's work,
 so that no pass carries a compose and a draw, or a draw and a bus transfer:
-- every pass the screen latches that pass's alert (allocation-free);
+- every pass the screen latches that pass's alert, if there is one
+  (allocation-free); its expiry is seen at the next compose, where it shows;
 - at most every REFRESH_MS, when nothing is left to draw or send, the screen
   is composed from the state (one pass); the rows it changed are drawn into
   the framebuffer in the next passes, one row a pass (~0.4 ms on silicon),
@@ -21,7 +22,8 @@ so that no pass carries a compose and a draw, or a draw and a bus transfer:
   page). The SSD1306 carries on at the next column, so a whole page is nine
   passes and a whole frame (1 KB, ~25 ms in one go) 72. A changed text row
   shows within about 110 ms: compose, draw, address, eight chunks.
-- a pass with nothing to do reads a few attributes and returns (~25 us).
+- a pass with nothing to do reads three attributes and returns (~30 us on
+  the emulated RP2040 with its call).
 Why so small: the loop's pass has a 2 ms budget on silicon (issue 12), and an
 MCP4728 on the same bus can only be zeroed between two transactions (the
 kill path schedules it, stim.hal.rp2040.KillPath): a 128-byte page held
@@ -34,6 +36,7 @@ good: it is no safety function. `error` says why; the loop reports it once
 as an alert.
 """
 
+import framebuf
 import ssd1306  # type: ignore[import-not-found]  # firmware/lib/ssd1306.py: vendored, untyped
 from machine import I2C, Pin
 from micropython import const
@@ -52,6 +55,7 @@ _COLON = const(10)
 _BLANK = const(11)
 _UNDRAWN = const(255)  # a clock glyph code that matches none: the glyph is drawn at the next clock pass
 CHUNK = const(16)  # data bytes per pass on the bus
+_PX = const(8)  # stim.display.FONT_PX: a text row is one page, a character 8 columns
 _SET_COL_ADDR = const(0x21)
 _SET_PAGE_ADDR = const(0x22)
 _TICKS_MASK = const((1 << 30) - 1)  # ticks_ms wraps at 2**30 (stim.ticks)
@@ -72,6 +76,11 @@ class Oled:
         self.pages = d.height // 8
         self.drv: "Any" = ssd1306.SSD1306_I2C(d.width, d.height, i2c, d.address)  # init and a blank frame
         self.screen = _display.Screen(len(board.channels), d.width // _display.FONT_PX, self.pages)
+        if _display.FONT_PX != _PX:
+            raise ValueError("display: the font is not 8 pixels")
+        # Drawing goes through a plain FrameBuffer on the driver's buffer: its methods are found at
+        # once, where the driver's subclass costs ~12 us more a call on the RP2040.
+        self._fb: "Any" = framebuf.FrameBuffer(self.drv.buffer, d.width, d.height, framebuf.MONO_VLSB)
         mv = memoryview(self.drv.buffer)
         # Each page's chunks, made now so that sending allocates nothing.
         self._chunks: "Tuple[Tuple[Any, ...], ...]" = tuple(
@@ -87,13 +96,14 @@ class Oled:
         self._first = bytearray(self.pages)  # each pending page's first chunk that changed
         self._clock = bytearray(5)  # the clock glyph codes drawn in row 0's field
         self._inv = 1  # row 0's background colour while its clock is drawn
+        self._shown = -1  # the clock drawn in the field (seconds), -1 for none
         self._forget_clock()
         self._sending = -1  # the page whose chunks are going out, -1 between pages
         self._next = 0  # its next chunk
         self.pages_sent = 0
         self.error: "Optional[str]" = None
         self._due = 0  # ticks_ms of the next compose
-        self._fresh = True  # nothing composed yet
+        self._work = True  # rows to draw or pages to send (at first: the first compose is due)
 
     @property
     def busy(self) -> bool:
@@ -111,18 +121,31 @@ class Oled:
 
     def service_unguarded(self, now_ms: int, sup: "Any", panel: "Any", program: "Any") -> None:
         """service() without its guard, for a caller whose own try calls crashed() and who stops
-        calling once `error` is set (stim.app.run). One piece of work at most (module doc)."""
+        calling once `error` is set (stim.app.run). One piece of work at most (module doc); a pass
+        with nothing to do reads three attributes."""
+        if sup.alert is not None:
+            self.screen.observe(now_ms, sup)  # the supervisor keeps an alert for its tick only
+        if self._work:
+            if self._piece():
+                return
+        elif (now_ms - self._due) & _TICKS_MASK >= _TICKS_HALF:  # before _due (across the wrap)
+            return
+        self._due = (now_ms + REFRESH_MS) & _TICKS_MASK
         scr = self.screen
-        if sup.alert is not None or scr.alert is not None:
-            scr.observe(now_ms, sup)  # else it would change nothing
-        if scr.dirty:
+        scr.observe(now_ms, sup)  # an alert's expiry (ALERT_MS after its last tick) shows from here
+        self._work = scr.compose(sup, panel, program)  # the rows it changed: drawn from the next pass on
+
+    def _piece(self) -> bool:
+        """Draw one dirty row or send one piece of a page; False if there was nothing to draw or
+        send (nothing composed yet)."""
+        if self.screen.dirty:
             self._draw()
         elif self.pending:
             self._send_one()
-        elif self._fresh or (now_ms - self._due) & _TICKS_MASK < _TICKS_HALF:  # now >= _due, across the wrap
-            self._fresh = False
-            self._due = (now_ms + REFRESH_MS) & _TICKS_MASK
-            scr.compose(sup, panel, program)  # the rows it changed are drawn from the next pass on
+        else:
+            return False
+        self._work = self.screen.dirty != 0 or self.pending != 0
+        return True
 
     def crashed(self, e: Exception) -> None:
         """The display failed: off for good (it is no safety function); `error` says why."""
@@ -150,16 +173,19 @@ class Oled:
 
     def _draw_row(self, r: int) -> None:
         inv = (self.screen.inverse >> r) & 1
-        y = r * _display.FONT_PX
-        self.drv.fill_rect(0, y, self.width, _display.FONT_PX, inv)
-        self.drv.text(self.screen.lines[r], 0, y, 1 - inv)
+        y = r * _PX
+        self._fb.fill_rect(0, y, self.width, _PX, inv)
+        self._fb.text(self.screen.lines[r], 0, y, 1 - inv)
         if r == 0:
             self._forget_clock()
-        self._mark(r, 0)
+        self._first[r] = 0  # the whole page
+        self.pending |= 1 << r
 
     def _forget_clock(self) -> None:
+        """Row 0 was drawn whole: its clock field is blank (background), no glyph drawn."""
         c = self._clock
         c[0] = c[1] = c[2] = c[3] = c[4] = _UNDRAWN
+        self._shown = -1
 
     def _draw_clock(self) -> None:
         """Row 0's clock ("MM:SS", minutes space-padded) into its field: each glyph that differs from
@@ -167,6 +193,11 @@ class Oled:
         nothing and one second's step draws (and sends) one glyph."""
         s = self.screen.clock
         self._inv = self.screen.inverse & 1  # row 0's background (the title bar: lit)
+        was = self._shown
+        self._shown = s
+        if was >= 0 and was // 10 == s // 10:  # 9 seconds in 10: the last glyph alone
+            self._glyph(4, s % 10)
+            return
         m = s // 60
         self._glyph(0, m // 10 % 10 if m >= 10 else _BLANK)
         self._glyph(1, m % 10)
@@ -179,18 +210,15 @@ class Oled:
         """Glyph i of the clock field as `code` (an index of _GLYPHS), unless it already is."""
         if self._clock[i] == code:
             return
+        x = (self.screen.clock_col + i) * _PX
+        if self._clock[i] != _UNDRAWN:  # (undrawn: the field is still the background of the row's draw)
+            self._fb.fill_rect(x, 0, _PX, _PX, self._inv)
         self._clock[i] = code
-        x = (self.screen.clock_col + i) * _display.FONT_PX
-        self.drv.fill_rect(x, 0, _display.FONT_PX, _display.FONT_PX, self._inv)
         if code != _BLANK:
-            self.drv.text(_GLYPHS[code], x, 0, 1 - self._inv)
-        self._mark(0, x // CHUNK)
-
-    def _mark(self, p: int, chunk: int) -> None:
-        """Page p is pending from `chunk` on (or from an earlier chunk already pending)."""
-        if not self.pending & (1 << p) or chunk < self._first[p]:
-            self._first[p] = chunk
-        self.pending |= 1 << p
+            self._fb.text(_GLYPHS[code], x, 0, 1 - self._inv)
+        if not self.pending & 1 or x // CHUNK < self._first[0]:  # page 0 pending from x's chunk on
+            self._first[0] = x // CHUNK
+        self.pending |= 1
 
     def _send_one(self) -> None:
         """The next piece of the lowest pending page: its address window (from its first changed
