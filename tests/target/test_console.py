@@ -61,6 +61,19 @@ def test_the_idle_loop_iteration_allocates_nothing() -> None:
     assert rig.ctl.sup.state == sv.READY
 
 
+def _count_reads(port: "Any") -> "List[int]":
+    """Count the port's read_into() calls from now on, in [0] of the list returned."""
+    calls = [0]
+    read = port.read_into
+
+    def counted(buf: bytearray, n: int) -> int:
+        calls[0] += 1
+        return int(read(buf, n))
+
+    port.read_into = counted
+    return calls
+
+
 def test_an_idle_pass_polls_the_port_once_and_a_waiting_line_is_answered_in_the_same_pass() -> None:
     """The idle pass asks the port's rx_poll once and calls nothing else on the port (the chain of
     calls down to the poll cost ~180 us a pass on the emulated RP2040); a line that is waiting is
@@ -69,14 +82,7 @@ def test_an_idle_pass_polls_the_port_once_and_a_waiting_line_is_answered_in_the_
     rig.tick(5)
     port = rig.port
     con = rig.con
-    calls = [0]
-    read = port.read_into
-
-    def counted(buf: bytearray, n: int) -> int:
-        calls[0] += 1
-        return read(buf, n)
-
-    port.read_into = counted  # type: ignore[method-assign]
+    calls = _count_reads(port)
     now = rig.chip.clock.ticks_ms()
     for i in range(3):
         polls = port.polls
@@ -102,14 +108,7 @@ def test_a_port_without_rx_poll_is_read_every_pass() -> None:
     port = rig.port
     del port.rx_poll
     con = console.Console(rig.ctl, port)
-    calls = [0]
-    read = port.read_into
-
-    def counted(buf: bytearray, n: int) -> int:
-        calls[0] += 1
-        return read(buf, n)
-
-    port.read_into = counted  # type: ignore[method-assign]
+    calls = _count_reads(port)
     con.step(0)
     con.step(10)
     assert calls[0] == 2 and port.polls == 0
