@@ -19,9 +19,10 @@ so that no pass carries a compose and a draw, or a draw and a bus transfer:
   7-byte command write), then one CHUNK (16 bytes, an eighth of a page) a
   pass, in one I2C transaction of about 0.45 ms at 400 kHz, from the first
   chunk that changed (the countdown's step sends one or two chunks, not the
-  page). The SSD1306 carries on at the next column, so a whole page is nine
-  passes and a whole frame (1 KB, ~25 ms in one go) 72. A changed text row
-  shows within about 110 ms: compose, draw, address, eight chunks.
+  page). The SSD1306 carries on at the next column, and after a page's end at
+  the next page's first column, so pages that follow whole need no window of
+  their own: a whole frame (1 KB, ~25 ms in one go) is 65 passes. A changed
+  text row shows within about 110 ms: compose, draw, window, eight chunks.
 - a pass with nothing to do reads three attributes and returns (~30 us on
   the emulated RP2040 with its call).
 Why so small: the loop's pass has a 2 ms budget on silicon (issue 12), and an
@@ -88,9 +89,9 @@ class Oled:
             for p in range(self.pages))
         self._i2c: "Any" = i2c
         self._addr = d.address
-        # The address window of a page, as one command transaction (Co = 0, D/C# = 0): columns
-        # [2]..[3], page [5]..[6]; the driver's write_cmd() would make it six transactions.
-        self._window = bytearray((0x00, _SET_COL_ADDR, 0, d.width - 1, _SET_PAGE_ADDR, 0, 0))
+        # The address window from a page on, as one command transaction (Co = 0, D/C# = 0):
+        # columns [2]..[3], pages [5]..[6]; the driver's write_cmd() would make it six transactions.
+        self._window = bytearray((0x00, _SET_COL_ADDR, 0, d.width - 1, _SET_PAGE_ADDR, 0, self.pages - 1))
         self._data: "List[Any]" = [b"\x40", None]  # a data transaction (Co = 0, D/C# = 1): the chunk in [1]
         self.pending = 0  # bit p: page p drawn, not yet (wholly) sent
         self._first = bytearray(self.pages)  # each pending page's first chunk that changed
@@ -222,7 +223,9 @@ class Oled:
 
     def _send_one(self) -> None:
         """The next piece of the lowest pending page: its address window (from its first changed
-        chunk to the end of the page), or its next chunk."""
+        chunk to the end of the page, pages to the last), or its next chunk. After a page's last
+        chunk the controller goes on at the next page's first column by itself (horizontal
+        addressing), so a next page pending whole, under a window from column 0, needs no window."""
         p = self._sending
         if p < 0:
             p = 0
@@ -231,7 +234,6 @@ class Oled:
             w = self._window
             w[2] = self._first[p] * CHUNK
             w[5] = p
-            w[6] = p
             self._i2c.writeto(self._addr, w)
             self._sending = p
             self._next = self._first[p]
@@ -242,7 +244,11 @@ class Oled:
         self._i2c.writevto(self._addr, data)
         self._next += 1
         if self._next >= len(chunks):
-            self.pending &= ~(1 << p)
-            self._first[p] = 0
-            self._sending = -1
             self.pages_sent += 1
+            self.pending &= ~(1 << p)
+            p += 1
+            if self.pending & (1 << p) and not self._first[p] and not self._window[2]:
+                self._sending = p  # its first chunk lands at (p, 0)
+                self._next = 0
+            else:
+                self._sending = -1
