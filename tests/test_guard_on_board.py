@@ -26,7 +26,7 @@ from stim import store as store_mod
 
 T = 1_767_225_600  # 2026-01-01, the DS3231's time at power-on
 DAY = 86_400
-SCREEN_MS = 900  # a change is on the panel within 200 ms (compose) + 64 ticks
+SCREEN_MS = 1000  # a change is on the panel within 200 ms (compose) + 75 passes (stim.hal.oled)
 CONT = "tens_conventional"  # continuous on every channel: the DAC shows the level at once
 
 

@@ -19,7 +19,8 @@ from stim import feedback as fb
 from stim import programs
 from stim import supervisor as sv
 
-SCREEN_MS = 900  # a change is on the panel within 200 ms (compose) + 64 ticks (8 pages of 8 chunks)
+SCREEN_MS = 1000  # a change is on the panel within 200 ms (compose) + 75 passes (stim.hal.oled: nine
+# draws, a window, 8 pages of 8 chunks)
 NAMES = programs.names()
 
 

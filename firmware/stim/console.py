@@ -1,7 +1,7 @@
 """The serial console: JSON lines on the USB serial while main.py runs (protocol: docs/console.md).
 
-Pure: it talks to the port through read_into()/writable()/write() (stim.hal.usb_serial on the
-board, any object with those methods in tests) and to the controller through its public state,
+Pure: it talks to the port through read_into()/writable()/write() and, if it has one, `rx_poll`
+(stim.hal.usb_serial on the board, any object with those in tests) and to the controller through its public state,
 Controller.request(), add_program()/select_program() and the recorder's store. No clock, no pins.
 
 Rules it keeps:
@@ -76,6 +76,17 @@ FIELDS = {
 COMMANDS = tuple(sorted(FIELDS))
 
 
+class _Always:
+    """A poll that always yields once: for ports without `rx_poll`, the idle pass calls read_into()."""
+
+    def ipoll(self, timeout: int) -> "Any":
+        return _MAYBE
+
+
+_MAYBE = (None,)
+_ALWAYS = _Always()
+
+
 class Bad(ValueError):
     """A request the console refuses; str(e) is the reason sent back."""
 
@@ -127,6 +138,10 @@ class Console:
         stim.hal.ds3231.Ds3231 or None."""
         self.ctl = ctl
         self.port = port
+        # What the idle pass polls: the port's `rx_poll` (a select.poll with the port's input
+        # registered for POLLIN, stim.hal.usb_serial), or, for a port without one, a poll that
+        # always says "maybe", so that every pass reads as before.
+        self._rx_poll: "Any" = getattr(port, "rx_poll", None) or _ALWAYS
         self.clients = clients
         self._load_clients = load_clients
         self.rtc = rtc
@@ -152,6 +167,10 @@ class Console:
         self._lim_id: "Any" = None
         self._export: "Optional[_LogExport]" = None
         self._export_id: "Any" = None
+        # Nothing to do but look for input: no request pending, nothing to send, nothing read and
+        # not yet handled. Set at the end of each _step(); cleared by what queues work from outside
+        # it (handle_line, emit, crashed).
+        self._quiet = True
         self._handlers: "Dict[str, Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]]" = {
             "status": self._status,
             "version": self._version,
@@ -175,16 +194,28 @@ class Console:
     def step(self, now_ms: int) -> None:
         """Once per tick, after Controller.tick(). Never raises."""
         try:
-            self._step(now_ms)
+            self.step_unguarded(now_ms)
         except Exception as e:  # noqa: BLE001 - a console bug must never stop the tick
             self.crashed(e)
 
     def step_unguarded(self, now_ms: int) -> None:
-        """step() without its guard, for a caller whose own try calls crashed() (stim.app.run)."""
-        self._step(now_ms)
+        """step() without its guard, for a caller whose own try calls crashed() (stim.app.run).
+
+        The idle pass (`_quiet`: no request pending, nothing to send, no byte read and not yet
+        handled) asks the port's poll once, here, and returns when nothing has arrived: ~45 us on
+        the emulated RP2040, where the chain of calls down to the port's poll cost ~180 us. A byte
+        that is there is read in this same pass, as before."""
+        self._now = now_ms
+        if self._quiet:
+            for _ in self._rx_poll.ipoll(0):
+                break
+            else:
+                return
+        self._step()
 
     def crashed(self, e: Exception) -> None:
         """An exception escaped a step: drop the request, say so, carry on."""
+        self._quiet = False
         self._n = 0
         self._overflow = False
         self._lim_ch = -1
@@ -194,8 +225,7 @@ class Console:
         except Exception:  # noqa: BLE001 - out of memory even for the error line: stay quiet
             self._export = None
 
-    def _step(self, now_ms: int) -> None:
-        self._now = now_ms
+    def _step(self) -> None:
         if self._lim_ch >= 0:
             self._limit_result()
         if self._lim_ch < 0 and self._export is None and self._cur is None and not self._out:
@@ -204,6 +234,8 @@ class Console:
             self._export_step()
         if self._cur is not None or self._out or self._notes:
             self._send()
+        self._quiet = (self._cur is None and not self._out and not self._notes and self._lim_ch < 0
+                       and self._export is None and self._rx_pos >= self._rx_len)
 
     @property
     def busy(self) -> bool:
@@ -212,6 +244,7 @@ class Console:
 
     def emit(self, line: str) -> None:
         """Send a line of its own (a status line) at the next line boundary."""
+        self._quiet = False
         if len(self._notes) >= EMIT_MAX:
             self.dropped += 1
             return
@@ -283,6 +316,7 @@ class Console:
 
         None: a blank line (no reply), or a request whose reply comes later (limits.set after
         the next tick, log.export after its records)."""
+        self._quiet = False  # a reply, a limit or an export may be pending now (_step() looks again)
         text = raw.strip()
         if not text:
             return None

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional
 
 MS = 1_000_000
+_READY = ((None, 1),)  # what Port.ipoll yields while a byte waits (made once: polling allocates nothing)
 
 
 def boards_dir() -> str:
@@ -35,6 +36,13 @@ class Port:
         self.can_write = True
         self.reads = 0  # bytes handed to the console
         self.write_sizes: List[int] = []  # bytes per write() call
+        self.rx_poll = self  # the console's idle pass polls this (as select.poll on the board)
+        self.polls = 0  # ipoll() calls
+
+    def ipoll(self, timeout: int) -> "Any":
+        """As select.poll's ipoll(0) on the board's stdin: one entry while a byte waits, else none."""
+        self.polls += 1
+        return _READY if self.pos < len(self.inbuf) else ()
 
     def feed(self, data: bytes) -> None:
         self.inbuf.extend(data)

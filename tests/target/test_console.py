@@ -61,6 +61,64 @@ def test_the_idle_loop_iteration_allocates_nothing() -> None:
     assert rig.ctl.sup.state == sv.READY
 
 
+def _count_reads(port: "Any") -> "List[int]":
+    """Count the port's read_into() calls from now on, in [0] of the list returned."""
+    calls = [0]
+    read = port.read_into
+
+    def counted(buf: bytearray, n: int) -> int:
+        calls[0] += 1
+        return int(read(buf, n))
+
+    port.read_into = counted
+    return calls
+
+
+def test_an_idle_pass_polls_the_port_once_and_a_waiting_line_is_answered_in_the_same_pass() -> None:
+    """The idle pass asks the port's rx_poll once and calls nothing else on the port (the chain of
+    calls down to the poll cost ~180 us a pass on the emulated RP2040); a line that is waiting is
+    read and answered in the very next pass, as before."""
+    rig = Rig()
+    rig.tick(5)
+    port = rig.port
+    con = rig.con
+    calls = _count_reads(port)
+    now = rig.chip.clock.ticks_ms()
+    for i in range(3):
+        polls = port.polls
+        con.step(now + 10 * i)
+        assert port.polls == polls + 1 and calls[0] == 0  # one poll, no read
+    port.feed(b'{"cmd": "version", "id": 7}\n')
+    con.step(now + 40)
+    assert calls[0] == 1 and port.pending() == 0
+    assert len(port.out) > 0  # its reply started going out in that same pass (two packets a pass)
+    con.step(now + 50)
+    con.step(now + 60)
+    r = _one(port.replies())
+    assert r["ok"] is True and r["id"] == 7
+    polls = port.polls
+    con.step(now + 70)  # idle again
+    assert port.polls == polls + 1 and calls[0] == 1
+
+
+def test_a_port_without_rx_poll_is_read_every_pass() -> None:
+    """A port without rx_poll (any object with read_into/writable/write) still works: every pass
+    calls its read_into, as before the idle pass polled."""
+    rig = Rig()
+    port = rig.port
+    del port.rx_poll
+    con = console.Console(rig.ctl, port)
+    calls = _count_reads(port)
+    con.step(0)
+    con.step(10)
+    assert calls[0] == 2 and port.polls == 0
+    port.feed(b'{"cmd": "version"}\n')
+    con.step(20)
+    con.step(30)
+    con.step(40)
+    assert _one(port.replies())["ok"] is True
+
+
 def test_every_line_gets_one_reply_and_blank_lines_none() -> None:
     rig = Rig()
     rig.port.feed(b'{"cmd": "version"}\n\n   \r\n{"cmd": "board"}\r\n{"cmd": "nope"}\n')

@@ -308,10 +308,11 @@ def _oled() -> "Tuple[Any, Any, Any]":
 
 
 def _flush(o: "Any", s: State, now: int) -> int:
-    """Call service() tick by tick until no page is pending; return the ticks it took."""
+    """Call service() pass by pass (the first composes) until no row is left to draw and no page to
+    send; return the passes after the first."""
     n = 0
     o.service(now, s.sup, s.panel, s.prog)
-    while o.pending:
+    while o.busy:
         now += TICK
         n += 1
         o.service(now, s.sup, s.panel, s.prog)
@@ -343,31 +344,106 @@ def test_the_model_panel_reads_back_what_the_screen_says_in_every_state() -> Non
     assert dev.pixel(0, 7) == 1 and dev.pixel(0, 15) == 0  # the title bar is lit around its glyphs
 
 
-def test_an_eighth_of_a_page_per_tick_and_a_compose_at_most_every_200_ms() -> None:
+def test_one_piece_of_work_a_pass_an_eighth_of_a_page_at_most_and_a_compose_at_most_every_200_ms() -> None:
+    """Each pass does one piece at most: compose, draw one row, draw the clock's glyphs, send a
+    page's address window, or send one 16-byte chunk; never two of them (the longest pass on
+    silicon used to carry a compose and a draw)."""
     chip, dev, o = _oled()
     s = _running()
+    calls = [0]
+    compose = o.screen.compose
+
+    def counted(sup: "Any", panel: "Any", program: "Any") -> bool:
+        calls[0] += 1
+        return bool(compose(sup, panel, program))
+
+    o.screen.compose = counted
     t0 = chip.clock.now_ns()
-    o.service(0, s.sup, s.panel, s.prog)  # compose and draw: nothing on the bus yet
+    kinds: "List[str]" = []
+    now = 0
     longest = 0
-    ticks = 0
-    while o.pending:
-        ticks += 1
+    while True:
+        composed = calls[0]
+        fb = bytes(o.drv.buffer)
+        todo = (o.screen.dirty, o.screen.clock_only)
+        writes = dev.writes
+        data = dev.data_bytes
         t = chip.clock.now_ns()
-        o.service(ticks * TICK, s.sup, s.panel, s.prog)
+        o.service(now, s.sup, s.panel, s.prog)
         longest = max(longest, chip.clock.now_ns() - t)
-    assert ticks == 64  # 8 rows changed: eight 16-byte chunks a page, one chunk a tick
+        did = []
+        if calls[0] != composed:
+            did.append("compose")
+        if bytes(o.drv.buffer) != fb or ((o.screen.dirty, o.screen.clock_only) != todo and "compose" not in did):
+            did.append("draw")  # (a blank row drawn over a blank one changes no pixel)
+        if dev.writes != writes:
+            assert dev.writes == writes + 1  # one transaction
+            did.append("data" if dev.data_bytes != data else "window")
+            assert dev.data_bytes - data in (0, 16)  # an eighth of a page at most
+        assert len(did) <= 1, (len(kinds), did)
+        kinds.append(did[0] if did else "-")
+        now += TICK
+        if not o.busy:
+            break
+    # The first screen: a compose, its eight rows drawn one a pass and row 0's clock in a pass of
+    # its own, then one address window and the eight pages' chunks (the controller goes on from
+    # one page's end to the next page's first column by itself).
+    assert kinds == ["compose"] + ["draw"] * 9 + ["window"] + ["data"] * 64, kinds
     assert o.pages_sent == 8 and len(dev.frames) == 65  # + the driver's blank frame at init
     pages = [f[1] for f in dev.frames[1:]]
     assert pages == [1 << (i // 8) for i in range(64)]  # each data write is an eighth of one page
-    assert longest < 1_000_000  # address window + 16 bytes at 400 kHz: ~0.9 ms at most in a tick
+    assert longest < 600_000  # 16 bytes at 400 kHz: ~0.45 ms of bus in a pass at most
     bus_ms = (chip.clock.now_ns() - t0) / 1e6
-    assert 8 * 3.0 < bus_ms < 8 * 5.0  # ~3.8 ms a page at 400 kHz, spread over eight ticks
-    composed = o.screen.composed
-    s.step(sv.MINUS)  # a change, 10 ms after the last compose: it waits for the 200 ms mark
-    o.service(10 * TICK, s.sup, s.panel, s.prog)
-    assert o.screen.composed == composed and not o.pending
-    o.service(200, s.sup, s.panel, s.prog)
-    assert o.screen.composed == composed + 1 and o.pending == (1 << 3) | (1 << 5)
+    assert 8 * 3.0 < bus_ms < 8 * 4.0  # ~3.3 ms a page at 400 kHz, spread over eight passes
+    assert dev.text() == [o.screen.text(r) for r in range(o.screen.rows)]
+    assert calls[0] == 1  # nothing is composed while rows are drawn or pages sent
+    o.service(now, s.sup, s.panel, s.prog)  # due (the last compose was at 0): nothing changed
+    assert calls[0] == 2 and not o.busy
+    t = now
+    s.step(sv.MINUS)  # a change, 10 ms after that compose: it waits for the 200 ms mark
+    o.service(t + TICK, s.sup, s.panel, s.prog)
+    o.service(t + 199, s.sup, s.panel, s.prog)
+    assert calls[0] == 2 and not o.busy
+    o.service(t + 200, s.sup, s.panel, s.prog)
+    assert calls[0] == 3 and o.screen.dirty == (1 << 3) | (1 << 5) and not o.pending
+    o.service(t + 210, s.sup, s.panel, s.prog)  # row 3 drawn
+    assert o.pending == 1 << 3 and o.screen.dirty == 1 << 5
+    o.service(t + 220, s.sup, s.panel, s.prog)  # row 5 drawn
+    assert o.pending == (1 << 3) | (1 << 5) and o.screen.dirty == 0
+
+
+def test_the_countdown_draws_and_sends_only_the_glyphs_that_changed() -> None:
+    """One second's step of the clock draws the glyph that changed and sends its chunk (16 bytes),
+    not row 0's page (128 bytes); a minute's step, the minute's glyphs and the chunks from there."""
+    _chip, dev, o = _oled()
+    s = _running()
+    _flush(o, s, 0)
+    now = 1000
+    sent = []
+    for _ in range(3):
+        s.run(1000)
+        data = dev.data_bytes
+        clock = o.screen.clock
+        now += 1000
+        _flush(o, s, now)
+        assert o.screen.clock == clock - 1
+        assert dev.text()[0] == o.screen.text(0), (dev.text()[0], o.screen.text(0))
+        sent.append(dev.data_bytes - data)
+    assert sent == [16, 16, 16], sent
+    # A minute later, 19:59 -> 18:59: the minutes' units (column 12 of 16) and nothing after it.
+    s2 = _ready()
+    _chip2, dev2, o2 = _oled()
+    _flush(o2, s2, 0)
+    assert dev2.text()[0] == "READY      20:00"
+    s2.step(sv.START_PAUSE)
+    s2.run(1500)
+    _flush(o2, s2, 1000)
+    assert dev2.text()[0] == "RUNNING    19:59", dev2.text()[0]
+    s2.run(60_000)
+    data = dev2.data_bytes
+    _flush(o2, s2, 70_000)
+    assert dev2.text()[0] == o2.screen.text(0) and dev2.text()[0].endswith("18:59"), dev2.text()[0]
+    assert dev2.data_bytes - data == 16 * 2  # minutes' units (column 12): chunks 6 and 7
 
 
 def test_service_allocates_nothing_and_sends_nothing_when_nothing_changes() -> None:
@@ -411,14 +487,49 @@ def test_the_countdown_allocates_nothing_as_it_draws_and_sends_each_second() -> 
     assert o.screen.clock >= 0 and dev.text()[0].endswith("%02d" % (o.screen.clock % 60))
 
 
+def test_an_alert_of_one_tick_between_composes_shows_on_the_panel_and_goes_after_two_seconds() -> None:
+    """The supervisor keeps an alert for the tick it happened in: service() catches it in that pass
+    (not a compose pass), the panel shows it, and the hint returns once ALERT_MS have passed."""
+    _chip, dev, o = _oled()
+    s = _running()
+    s.step(sv.START_PAUSE)
+    s.run(1500)
+    now = 0
+    _flush(o, s, now)
+    assert dev.text()[6] == "Paused: start   "
+    now += 1000
+    _flush(o, s, now)  # a compose at `now`: the next is due at now + 200
+    now += TICK
+    s.step(sv.PLUS)  # + while paused: refused, an alert for this tick only
+    assert s.sup.alert is not None
+    o.service(now, s.sup, s.panel, s.prog)  # not a compose pass
+    assert not o.busy
+    s.step()
+    assert s.sup.alert is None
+    shown = []
+    for _ in range(300):  # 3 s of passes
+        now += TICK
+        s.step()
+        o.service(now, s.sup, s.panel, s.prog)
+        if not o.busy:
+            shown.append(dev.text()[6])
+    assert "paused: +       " in shown and shown[-1] == "Paused: start   ", shown
+    first = shown.index("paused: +       ")
+    gone = shown.index("Paused: start   ", first)
+    assert 150 <= gone - first <= 230, (first, gone)  # ~2 s of idle passes (less the ones that send)
+
+
 def test_a_display_that_stops_answering_is_switched_off_not_raised() -> None:
     chip, _dev, o = _oled()
     s = _running()
-    o.service(0, s.sup, s.panel, s.prog)  # compose: pages pending
+    o.service(0, s.sup, s.panel, s.prog)  # compose: rows to draw, then pages to send
     del chip.i2c_devices[(0, 0x3C)]  # unplugged
-    o.service(TICK, s.sup, s.panel, s.prog)
-    assert o.error is not None and "display" in o.error
-    o.service(2 * TICK, s.sup, s.panel, s.prog)  # and it stays off, quietly
+    n = 0
+    while o.error is None and n < 20:  # draws (no bus) until the first transaction
+        n += 1
+        o.service(n * TICK, s.sup, s.panel, s.prog)
+    assert o.error is not None and "display" in o.error and n == 10  # 9 draw passes, then the window
+    o.service(30 * TICK, s.sup, s.panel, s.prog)  # and it stays off, quietly
 
 
 def test_board_patterns_drive_the_status_led_rhythm() -> None:

@@ -6,7 +6,9 @@ MicroPython's rp2 port (ports/rp2/mphalport.c, shared/tinyusb/mp_usbd_cdc.c):
 - sys.stdin.buffer.readinto(buf, n) blocks until n bytes came, so this module reads one byte at a
   time and only after select.poll said one is there (POLLIN: the ring buffer is not empty);
 - poll.ipoll() reuses one result tuple (allocated at its first call, made here in __init__), so
-  polling allocates nothing: the console's idle tick stays allocation-free;
+  polling allocates nothing: the console's idle tick stays allocation-free. `rx_poll` is that
+  poll object: the console's idle pass iterates `rx_poll.ipoll(0)` itself (one C call, ~12 us on
+  the emulated RP2040) and goes no further when it yields nothing;
 - POLLOUT on stdout: no host has the port open (writes go to the FIFO, which keeps the newest
   bytes) or the TX FIFO has room for one byte. A write of n bytes waits until n bytes are free, up
   to 500 ms (MICROPY_HW_USB_CDC_TX_TIMEOUT), when a connected host stops reading. So the console
@@ -39,6 +41,8 @@ class UsbSerial:
         self._out: "Any" = sys.stdout.buffer
         self._rd: "Any" = select.poll()
         self._rd.register(sys.stdin, select.POLLIN)
+        # The console's idle pass asks this poll itself (stim.console: one ipoll, no method call).
+        self.rx_poll: "Any" = self._rd
         self._wr: "Any" = select.poll()
         self._wr.register(sys.stdout, select.POLLOUT)
         self._one = bytearray(1)
@@ -55,19 +59,19 @@ class UsbSerial:
         micropython.kbd_intr(_CTRL_C)
 
     def read_into(self, buf: bytearray, n: int) -> int:
-        """Copy up to n bytes that have already arrived into buf[0:n]; return how many. Never waits."""
+        """Copy up to n bytes that have already arrived into buf[0:n]; return how many. Never waits.
+        (The poll is inline, not a method: a call costs ~12 us a byte on the RP2040.)"""
         i = 0
-        while i < n and self._readable():
+        while i < n:
+            for _ in self._rd.ipoll(0):
+                break
+            else:
+                return i  # nothing more has arrived
             if self._in.readinto(self._one, 1) != 1:
                 break
             buf[i] = self._one[0]
             i += 1
         return i
-
-    def _readable(self) -> bool:
-        for _ in self._rd.ipoll(0):
-            return True
-        return False
 
     def writable(self) -> bool:
         for _ in self._wr.ipoll(0):
