@@ -203,11 +203,6 @@ class Controller:
         except Exception as e:  # noqa: BLE001 - any doubt: outputs off, latched fault
             self.crashed(e)
 
-    def tick_unguarded(self, now_ms: int) -> None:
-        """tick() without its guard, for a caller whose own try calls crashed() (stim.app.run: a try
-        in a call made every tick would cost that call a heap frame, picostim.devtools.frames)."""
-        self._tick(now_ms)
-        self.ticks += 1
 
     def crashed(self, e: Exception) -> None:
         """An exception escaped the tick: outputs off through the kill path, FAULT latched."""
@@ -226,7 +221,9 @@ class Controller:
 
     # The tick is split into small methods on purpose: MicroPython gives a call whose locals and value
     # stack exceed 11 words a heap frame, at every call (picostim.devtools.frames; issue 12).
-    def _tick(self, now_ms: int) -> None:
+    def tick_unguarded(self, now_ms: int) -> None:
+        """tick() without its guard, for a caller whose own try calls crashed() (stim.app.run: a try
+        in a call made every tick would cost that call a heap frame, picostim.devtools.frames)."""
         self._last_now = now_ms
         sup = self.sup
         self._inputs(now_ms)  # sup.in_key, sup.in_estop_released; the panel stepped
@@ -253,6 +250,7 @@ class Controller:
         self._feedback(now_ms)
         if sup.feed_wdt and wdt is not None:
             wdt.feed()
+        self.ticks += 1
 
     def _pump(self) -> None:
         """The dynamic enable, after _apply. In a tick that went live the commit toggled the pump
@@ -478,7 +476,7 @@ class Controller:
         if self.outputs.commit(self.kill.fired, self._kills_seen):
             self.driving = driving
             if pump:
-                self.hw.pump_toggled()
+                self.hw.pump_level = not self.hw.pump_level  # the commit flipped the pin (SIO XOR)
                 self._pumped = True
             return True
         return False

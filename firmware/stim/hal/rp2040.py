@@ -310,7 +310,7 @@ class Hardware:
         self.status_led = _Out(outs.status_led)
         self.buzzer = _Buzzer(outs.buzzer)
         self.charge_pump: "Optional[_Out]" = None
-        self._pump_level = False
+        self.pump_level = False  # the pump pin's level (the tick's commit flips it: stim.controller)
         self.pump_mask = 0  # the pump pin's SIO bit: the tick's commit toggles it (stim.hal.outputs)
         if outs.charge_pump is not None:
             self.charge_pump = _Out(outs.charge_pump)
@@ -405,17 +405,13 @@ class Hardware:
     def toggle_charge_pump(self) -> None:
         """Dynamic enable: the output stage stays powered only while the tick keeps toggling."""
         if self.charge_pump is not None:
-            self._pump_level = not self._pump_level
-            self.charge_pump.set(self._pump_level)
-
-    def pump_toggled(self) -> None:
-        """The tick's commit flipped the pump's pin (SIO XOR, with IRQs held back): keep its level."""
-        self._pump_level = not self._pump_level
+            self.pump_level = not self.pump_level
+            self.charge_pump.set(self.pump_level)
 
     def stop_charge_pump(self) -> None:
         """No more toggles: the stage loses its supply after the board file's hold_ms."""
-        if self.charge_pump is not None and self._pump_level:
-            self._pump_level = False
+        if self.charge_pump is not None and self.pump_level:
+            self.pump_level = False
             self.charge_pump.set(False)
 
 

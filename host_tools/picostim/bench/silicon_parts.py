@@ -9,7 +9,7 @@ session runs steady, each wrapper records PASSES passes and the firmware prints 
 
     silicon.tick_part_us_<part>   median us of each part per running pass, less the wrapper's own
                                   time (timed around an empty method the same way): inputs is the
-                                  rest of Controller._tick outside the other tick parts (key,
+                                  rest of Controller.tick_unguarded outside the other tick parts (key,
                                   e-stop, buttons and sense reads, the watchdog, the charge pump)
 """
 
@@ -26,7 +26,7 @@ PASSES = 100
 SKIP = 200  # running passes before the measured ones: + held for 1 s, then the levels settle
 # (module, class, method, part name); the same parts fakehw.pycost charges, and the console.
 PARTS = (
-    ("stim.controller", "Controller", "_tick", "tick"),
+    ("stim.controller", "Controller", "tick_unguarded", "tick"),
     ("stim.panel", "Panel", "step", "panel"),
     ("stim.supervisor", "Supervisor", "advance", "supervisor"),
     ("stim.controller", "Controller", "_apply", "apply"),

@@ -53,7 +53,7 @@ PYTHON_COST = {
     # of these parts; the bench
     # prints the model's pass (tick.model_us_p50) beside it. What the model charges anyway (2 us a
     # hardware call, the display's I2C bus time) comes on top and is small beside these.
-    "tick_inputs_ns": 1_166_000,  # the rest of Controller._tick: inputs, sense lines, watchdog, pump
+    "tick_inputs_ns": 1_166_000,  # the rest of Controller.tick_unguarded: inputs, sense lines, watchdog, pump
     "tick_panel_ns": 27_000,  # stim.panel.Panel.step
     "tick_supervisor_ns": 334_000,  # stim.supervisor.Supervisor.advance
     "tick_apply_ns": 291_000,  # Controller._apply: channel levels and trains, up to its commit

@@ -10,7 +10,7 @@ run at their own nanosecond, as they would between bytecodes.
 
 The parts and the Clock.cost key each charges (its time: fakehw.clock.PYTHON_COST):
 
-    stim.controller.Controller._tick     tick_inputs_ns      the rest of the tick: the inputs, the
+    stim.controller.Controller.tick_unguarded     tick_inputs_ns      the rest of the tick: the inputs, the
                                                              sense lines, the watchdog, the pump
     stim.panel.Panel.step                tick_panel_ns
     stim.supervisor.Supervisor.advance   tick_supervisor_ns
@@ -38,7 +38,7 @@ from typing import Any, Callable
 from . import chip as _chip
 
 PARTS: "tuple[tuple[str, str, str, str], ...]" = (
-    ("stim.controller", "Controller", "_tick", "tick_inputs_ns"),
+    ("stim.controller", "Controller", "tick_unguarded", "tick_inputs_ns"),
     ("stim.panel", "Panel", "step", "tick_panel_ns"),
     ("stim.supervisor", "Supervisor", "advance", "tick_supervisor_ns"),
     ("stim.controller", "Controller", "_apply", "tick_apply_ns"),
