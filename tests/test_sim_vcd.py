@@ -24,6 +24,7 @@ PLUS_S = (1.0, 1.5, 2.0)
 KEY_OFF_S = 4.0
 UNTIL_S = 5.0
 FREQ_TOL = 1e-4  # issue 3: frequency error <= 0.01 %
+KILL_NS = 100_000  # issue 12: a stopping edge parks every stim pin within 100 us
 
 SCENARIO = """\
 # key in, start the default program, three + presses, let it run, key out
@@ -112,8 +113,11 @@ def test_vcd_shows_the_program_while_running_and_nothing_after_the_key(tmp_path:
         assert abs(mean - period_ns) / period_ns <= FREQ_TOL, (mean, period_ns)
         # Width: each phase is width_us long, and B is followed by A after the board's dead time (the
         # gap of a program with no interphase interval): one biphasic pair, the gap visible in the VCD.
-        assert all(abs((f - r) - width_ns) <= NS_PER_CYCLE for r, f in pa)
-        assert all(abs((f - r) - width_ns) <= NS_PER_CYCLE for r, f in pb)
+        # A phase still high at the key edge is cut there by the kill path (stopping is immediate):
+        # it ends within the kill's latency; every phase that ended before the edge is whole.
+        assert all(abs((f - r) - width_ns) <= NS_PER_CYCLE for r, f in pa if f <= key_off_t)
+        assert all(abs((f - r) - width_ns) <= NS_PER_CYCLE for r, f in pb if f <= key_off_t)
+        assert all(f - key_off_t <= KILL_NS for _r, f in pa + pb if f > key_off_t)
         gap_ns = brd.limits.dead_time_us * 1000
         a_rises = set(rises)
         assert all(f + gap_ns in a_rises for _r, f in pb[:-1]), "every negative phase is followed by its positive one"
