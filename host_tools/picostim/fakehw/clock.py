@@ -47,20 +47,22 @@ PYTHON_COST = {
     # The main loop's Python, each part charged as it is entered (fakehw.pycost; the runner's firmware
     # only). Silicon: the median of each part over 100 passes of a running session on stim4 (four
     # channels on, levels steady), timed on the emulated chip with time.ticks_us() around it, less
-    # the timing's own 23 us (bench silicon.tick_part_us_*, picostim/bench/silicon_parts.py; measured
-    # again after the tick stopped making heap frames, and after it made fewer calls and took quiet
-    # supervisor steps, issue 12). A whole pass is about 2.3 ms there (silicon.tick_us_p50), 2.3 ms
-    # of these parts; the bench
-    # prints the model's pass (tick.model_us_p50) beside it. What the model charges anyway (2 us a
-    # hardware call, the display's I2C bus time) comes on top and is small beside these.
-    "tick_inputs_ns": 1_166_000,  # the rest of Controller.tick_unguarded: inputs, sense lines, watchdog, pump
-    "tick_panel_ns": 27_000,  # stim.panel.Panel.step
-    "tick_supervisor_ns": 334_000,  # stim.supervisor.Supervisor.advance
-    "tick_apply_ns": 291_000,  # Controller._apply: channel levels and trains, up to its commit
-    "tick_recorder_ns": 85_000,  # stim.recorder.Recorder.observe
-    "tick_feedback_ns": 146_000,  # Controller._feedback: status LED and buzzer
-    "tick_console_ns": 187_000,  # stim.console.Console.step_unguarded with nothing to read
-    "tick_display_ns": 61_000,  # stim.hal.oled.Oled.service_unguarded on a pass that sends nothing
+    # the timing's own 23 us (bench silicon.tick_part_us_*, picostim/bench/silicon_parts.py),
+    # measured again after issue 12's work on the tick (fewer calls, the quiet step's memo, roomy
+    # attribute tables) and on the console's and display's passes. The rest of the tick is the
+    # pass's median (silicon.tick_us_p50, 1.34 ms) less the other parts: the wrapped run's residual
+    # (0.99 ms) also holds the cost of the wrappers themselves, which made the model's pass ~18 %
+    # longer than silicon's. The bench prints the model's pass (tick.model_us_p50) beside it. What
+    # the model charges anyway (2 us a hardware call, the display's I2C bus time) comes on top and
+    # is small beside these.
+    "tick_inputs_ns": 757_000,  # the rest of Controller.tick_unguarded: inputs, sense lines, watchdog, pump
+    "tick_panel_ns": 34_000,  # stim.panel.Panel.step
+    "tick_supervisor_ns": 127_000,  # stim.supervisor.Supervisor.advance
+    "tick_apply_ns": 229_000,  # Controller._apply: channel levels and trains, up to its commit
+    "tick_recorder_ns": 70_000,  # stim.recorder.Recorder.observe
+    "tick_feedback_ns": 60_000,  # Controller._feedback: status LED and buzzer
+    "tick_console_ns": 49_000,  # stim.console.Console.step_unguarded with nothing to read
+    "tick_display_ns": 17_000,  # stim.hal.oled.Oled.service_unguarded on a pass that sends nothing
 }
 NO_PYTHON_COST = {"irq_entry_ns": 0, "irq_call_ns": DEFAULT_CALL_COST_NS, "masked_window_ns": 0,
                   "masked_call_ns": DEFAULT_CALL_COST_NS, "tick_inputs_ns": 0, "tick_panel_ns": 0,
