@@ -237,7 +237,7 @@ class Controller:
         if self.guard is None or self.ticks == 0 or self._alert is not None:
             self._after_step()  # else it has nothing to do (a call costs ~12 us on silicon)
         self._senses()
-        want = sv.watchdog_ms(sup.state)
+        want = sv.WATCHDOG_MS_BY_STATE[sup.state]  # sv.watchdog_ms(sup.state), without its call
         wdt = self.watchdog
         if wdt is not None and want < wdt.timeout_ms:
             wdt.set_timeout(want)  # shorter first: a session may go live in _apply

@@ -125,7 +125,9 @@ class ChannelOutputs:
             return  # as last tick, and live (or off): nothing to do (most ticks of a steady session)
         self._levels_quiet = False
         self._ua[ch] = ua
-        code = pulse.ua_to_code(ua, self._npc, self._code_max)
+        code = ua * 1000 // self._npc if ua > 0 else 0  # pulse.ua_to_code, inline: each ramp tick runs it
+        if code > self._code_max:
+            code = self._code_max
         if code != self.code[ch]:
             if not self._dac_live:
                 self._dac_arm = True  # a kill may have parked the DAC pads: commit() selects PWM again
