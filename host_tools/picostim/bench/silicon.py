@@ -29,6 +29,9 @@ observe.mjs) or from the firmware's own console (`diag`), never computed from th
                                        (its PCs found by profiling gc.collect() on the same image)
     silicon.tick_us_p50 / _max         the longest busy stretch (wake to sleep) of each 10 ms window
                                        of a steady session: the loop iteration with its tick
+    silicon.tick_us_p50_held_plus / _max_held_plus, cpu_busy_pct_held_plus
+                                       the same while + is held for HELD_PLUS_S s (levels ramping,
+                                       the screen following), no console traffic
     silicon.tick_part_us_<part>        the median of each part of a running loop pass (bench/silicon_parts.py):
                                        the calibration of the model's tick charges (fakehw/pycost.py);
                                        silicon.tick_part_wrapper_us: the timing's own cost, taken off
@@ -325,11 +328,7 @@ def _steady(progress: Callable[[str], None], gc_pcs: list[int]) -> dict[str, Any
         figs["silicon.wdt_feeds"] = len(feeds)
         figs["silicon.flush_at_ms"] = round(t_flush / MS, 1)
         stretches = [(st, ns) for st, ns in obs["stretches"] if t0 <= st < t1]
-        worst: dict[int, int] = {}
-        for st, ns in stretches:
-            w = (st - t0) // TICK_NS
-            worst[w] = max(worst.get(w, 0), ns)
-        ticks = sorted(worst.values())
+        ticks = _window_worst(stretches, t0)
         gaps = [b[0] - (a[0] + a[1]) for a, b in itertools.pairwise(stretches)]
         loop = [st for st, ns in stretches if ns >= 0.5 * (ticks[len(ticks) // 2] if ticks else 0)]
         loop_gaps = [b - a for a, b in itertools.pairwise(loop)]
@@ -352,6 +351,51 @@ def _steady(progress: Callable[[str], None], gc_pcs: list[int]) -> dict[str, Any
             "silicon.unexpected_resets": len(s.chip.stats()["resets"]) - 1,
         })
     return figs
+
+
+def _window_worst(stretches: list[Any], t0: int) -> list[int]:
+    """The longest busy stretch (ns) of each 10 ms window from t0 that has one, sorted: a loop pass."""
+    worst: dict[int, int] = {}
+    for st, ns in stretches:
+        w = (st - t0) // TICK_NS
+        worst[w] = max(worst.get(w, 0), ns)
+    return sorted(worst.values())
+
+
+HELD_PLUS_S = 6
+
+
+def _held_plus(progress: Callable[[str], None]) -> dict[str, Any]:
+    """The loop passes while a trainer holds + (no console traffic): the panel steps a held button,
+    + repeats, the levels ramp towards the set point and the screen follows every 0.1 mA. The
+    steady figures leave this out; it is where a running pass is longest."""
+    with SiliconSession(STIM4, out=progress) as s:
+        s.key(True)
+        if s.run_until_text(b'"status": "READY"', 5_000 * MS) is None:
+            raise RuntimeError("the firmware did not reach READY: %r" % s.lines[-3:])
+        s.run_until(s.now_ns + 500 * MS)
+        s.button("start_pause", True)
+        s.run_until(s.now_ns + 100 * MS)
+        s.button("start_pause", False)
+        s.button("plus", True)
+        s.run_until(s.now_ns + 1_000 * MS)  # the start's own passes (RUNNING screen, trains armed) left out
+        s.chip.observe(stretches=True)
+        t0 = s.now_ns
+        st0 = s.chip.stats()
+        s.run_until(t0 + HELD_PLUS_S * 1_000 * MS)
+        st1 = s.chip.stats()
+        obs = s.chip.observations(take=True)
+        s.button("plus", False)
+        status = [t for _ns, t in s.lines if '"status": ' in t]
+        if not status or '"status": "RUNNING"' not in status[-1]:
+            raise RuntimeError("the held + session was not running at its end: %r" % status[-2:])
+    ticks = _window_worst([(st, ns) for st, ns in obs["stretches"] if st >= t0], t0)
+    busy = (st1["busy_ns"] - st0["busy_ns"]) / (st1["now_ns"] - st0["now_ns"]) * 100
+    return {
+        "silicon.tick_us_p50_held_plus": round(statistics.median(ticks) / 1000, 1) if ticks else 0,
+        "silicon.tick_us_max_held_plus": round(max(ticks) / 1000, 1) if ticks else 0,
+        "silicon.cpu_busy_pct_held_plus": round(busy, 2),
+    }
 
 
 def _programs(progress: Callable[[str], None]) -> dict[str, Any]:
@@ -403,6 +447,8 @@ def measure_all(progress: Callable[[str], None], edges: int = KILL_EDGES) -> dic
     figs: dict[str, Any] = {}
     pcs = _gc_pcs(progress)
     figs.update(_steady(progress, pcs))
+    progress("silicon: a session with + held for %d s (the loop's longest passes)" % HELD_PLUS_S)
+    figs.update(_held_plus(progress))
     figs.update(_module_heap(progress))
     figs.update(_programs(progress))
     progress("silicon: the pulse engine's shapes (gaps, both leads) from the pin trace")
