@@ -138,8 +138,16 @@ class Screen:
         self.msg_rows = 2 if rows >= 8 else 1
         self.ch_rows = rows - 2 - self.msg_rows
         blank = " " * cols
-        self.lines: "List[str]" = [blank] * rows
+        # A row is a str, or bytes where a level row is made from its template (_level_line): on the
+        # board a new str costs a scan of MicroPython's qstr pools (py/objstr.c looks every new
+        # string up as a qstr first), ~0.7 ms for a level row with the firmware's modules loaded,
+        # where bytes take ~0.04 ms; framebuf draws either.
+        self.lines: "List[Any]" = [blank] * rows
         self.dirty = 0  # bit r: row r changed since the hal last drew it
+        # Per dirty row: 0 if the whole row is to be drawn, else (first column << 8) | (last + 1)
+        # of the only columns that changed: a level row whose level field alone moved
+        # (_level_row), so that the hal draws and sends those columns, not the row.
+        self.span: "List[int]" = [0] * rows
         self.inverse = 1  # bit r: row r is drawn light on dark (the title bar)
         self.composed = 0  # how often the lines were rebuilt
         self.alert: "Optional[str]" = None  # the alert on the screen
@@ -165,7 +173,9 @@ class Screen:
         # Made by _build(): each channel's level row (-1: not shown) and its template (_level_template).
         self._two = False
         self._row_of: "List[int]" = [-1] * n_channels
-        self._fmt: "List[Optional[str]]" = [None] * n_channels
+        self._fmt: "List[Optional[bytes]]" = [None] * n_channels
+        self._fcol: "List[int]" = [0] * n_channels  # the level field's first column in its row
+        self._from_tpl: "List[bool]" = [False] * n_channels  # its row was made from the template
         self._title_state = -1
         self._title_fmt = ""
         # Row 0's clock: the remaining seconds, drawn by the hal into the blank field at the right of
@@ -300,7 +310,10 @@ class Screen:
     def text(self, r: int) -> str:
         """Row r as it reads on the display: lines[r], with row 0's clock filled in (this allocates;
         the firmware's display path never calls it)."""
-        line = self.lines[r]
+        row = self.lines[r]
+        if isinstance(row, bytes):
+            return row.decode()
+        line: str = row
         if r or self.clock < 0:
             return line
         return line[:self.clock_col - 1] + " %2d:%02d" % (self.clock // 60, self.clock % 60)
@@ -333,10 +346,14 @@ class Screen:
         t = mmss(secs)
         return fit(name, cols - len(t) - 1) + " " + t
 
-    def _set_row(self, r: int, text: str) -> None:
-        if text != self.lines[r]:
+    def _set_row(self, r: int, text: "Any") -> None:
+        old = self.lines[r]
+        # The types first: MicroPython may warn on a bytes == str comparison (a row changes type
+        # where a level row leaves its template, or comes back to it).
+        if type(text) is not type(old) or text != old:
             self.lines[r] = text
             self.dirty |= 1 << r
+            self.span[r] = 0
 
     def _layout(self) -> "Tuple[bool, Tuple[int, ...]]":
         """(two rows per channel?, the channels shown, in order)."""
@@ -359,27 +376,32 @@ class Screen:
     def _label(self, c: int) -> str:
         return self._program.labels[c] if c < len(self._program.labels) else ""
 
-    def _level_template(self, c: int) -> "Optional[str]":
+    def _level_template(self, c: int) -> "Optional[bytes]":
         """Channel c's level row with "%2d.%d" where the level goes (levels below 100 mA), or None if
         the row does not fit that way. Made when the screen is built, so that a level change while
-        ramping formats one string (five times a second) instead of building the row."""
+        ramping formats one row (five times a second) instead of building it; as bytes, which
+        format without a qstr-pool scan (Screen.lines)."""
         cols = self.cols
         lim = self._lim_s[c]
         if self._two:
             tail = " / " + lim + " mA"
             pad = cols - 7 - len(tail)
-            return "   %2d.%d" + tail + " " * pad if pad >= 0 else None
+            self._fcol[c] = 3
+            return ("   %2d.%d" + tail + " " * pad).encode() if pad >= 0 else None
         head = self._marker(c) + str(c + 1)
         mid = "/" + " " * (3 - len(lim)) + lim + " "
         label = short_label(self._label(c), cols - len(head) - 4 - len(mid))
-        return head.replace("%", "%%") + "%2d.%d" + mid + label.replace("%", "%%")
+        self._fcol[c] = len(head)
+        return (head.replace("%", "%%") + "%2d.%d" + mid + label.replace("%", "%%")).encode()
 
-    def _level_line(self, c: int) -> str:
+    def _level_line(self, c: int) -> "Any":
         """The row with channel c's level: its second row, or its only one."""
         t = self._lvl[c]  # tenths of a mA
         fmt = self._fmt[c]
         if t < 1000 and fmt is not None:
+            self._from_tpl[c] = True
             return fmt % (t // 10, t % 10)  # = ma_tenths below 100 mA
+        self._from_tpl[c] = False
         return self._level_text(c)
 
     def _level_text(self, c: int) -> str:
@@ -398,7 +420,26 @@ class Screen:
                 self._level_row(c)
 
     def _level_row(self, c: int) -> None:
-        self._set_row(self._row_of[c], self._level_line(c))
+        """Channel c's level row, with its span (Screen.span): a ramp's step redraws and sends the
+        4 columns of the level field, not the row (stim.hal.oled). Two rows made from the same
+        template differ in its field alone; telling so by comparing the rows would cost four
+        slices, and a small allocation takes ~0.2 ms on the board's heap."""
+        r = self._row_of[c]
+        was = self._from_tpl[c]  # the row shown now came from the template (_build made both)
+        text = self._level_line(c)
+        if was and self._from_tpl[c] and text == self.lines[r]:  # both bytes (else _set_row tells)
+            return
+        span = self._field_span(c, r) if was and self._from_tpl[c] else 0
+        self._set_row(r, text)
+        self.span[r] = span
+
+    def _field_span(self, c: int, r: int) -> int:
+        """Channel c's level field as a span of row r (its template's "%2d.%d": 4 columns), unless
+        the row is drawn inverse or holds another change not yet drawn; else 0 (the whole row)."""
+        f = self._fcol[c]
+        if (self.inverse >> r) & 1 or ((self.dirty >> r) & 1 and self.span[r] != (f << 8) | (f + 4)):
+            return 0
+        return (f << 8) | (f + 4)
 
     def _channel_rows(self) -> "List[str]":
         cols = self.cols

@@ -111,7 +111,7 @@ def test_running_screen_counts_down_and_shows_levels_against_the_cap() -> None:
     s = _running(plus=3)
     scr = _screen(s)
     assert scr.text(0) == "RUNNING    19:59"  # 1.03 s into a 20 min session: 1198.97 s left, shown rounded up
-    assert scr.lines[3] == "    3.0 / 80 mA "  # 3 mA set, ramped at 5 mA/s within the second
+    assert scr.text(3) == "    3.0 / 80 mA "  # 3 mA set, ramped at 5 mA/s within the second
     assert scr.lines[6] == "+/- all channels"
     s.panel.channel = 1  # the trainer selected channel 2
     scr.compose(s.sup, s.panel, s.prog)
@@ -127,7 +127,8 @@ def test_four_channels_get_one_row_each_with_a_short_label() -> None:
     s.run(400)
     scr = _screen(s)
     # marker, channel, level mA, limit mA (the program's 50 mA), label shortened keeping its number
-    assert scr.lines[2:6] == [">1 1.0/ 50 cha 1", ">2 1.0/ 50 cha 2", ">3 1.0/ 50 cha 3", ">4 1.0/ 50 cha 4"]
+    assert [scr.text(r) for r in range(2, 6)] == [">1 1.0/ 50 cha 1", ">2 1.0/ 50 cha 2", ">3 1.0/ 50 cha 3",
+                                                  ">4 1.0/ 50 cha 4"]
 
 
 def test_paused_screen_keeps_the_time_and_says_start_resumes() -> None:
@@ -137,7 +138,7 @@ def test_paused_screen_keeps_the_time_and_says_start_resumes() -> None:
     assert s.sup.state == sv.PAUSED
     scr = _screen(s)
     assert scr.lines[0].startswith("PAUSED")
-    assert scr.lines[3] == "    0.0 / 80 mA "  # paused: nothing flows
+    assert scr.text(3) == "    0.0 / 80 mA "  # paused: nothing flows
     assert scr.lines[6] == "Paused: start   " and scr.lines[7] == "resumes.        "
 
 
@@ -181,8 +182,8 @@ def test_supervisor_mode_marks_channels_and_shows_the_limit_being_set() -> None:
     s.sup.limit_ua[0] = 35_000
     scr = _screen(s)
     assert scr.lines[2] == "*1 lower back L "
-    assert scr.lines[3] == "    0.0 / 35 mA "  # the supervisor limit, not the program cap
-    assert scr.lines[5] == "    0.0 / 100 mA"
+    assert scr.text(3) == "    0.0 / 35 mA "  # the supervisor limit, not the program cap
+    assert scr.text(5) == "    0.0 / 100 mA"
     assert scr.lines[6:] == ["Supervisor: +/- ", "sets the max.   "]
 
 
@@ -194,6 +195,31 @@ def test_only_changed_rows_are_marked_dirty() -> None:
     s.step(sv.MINUS)  # level 3 -> 2 mA on both channels, at once
     assert scr.compose(s.sup, s.panel, s.prog)
     assert scr.dirty == (1 << 3) | (1 << 5)
+
+
+def test_a_level_row_is_narrow_only_where_its_level_field_alone_changed() -> None:
+    """Screen.span: a level row whose level field alone moved names those 4 columns (one row per
+    channel here: the field follows ">1"); a row that changed elsewhere is drawn whole (0)."""
+    s = State("tens_conventional")
+    s.run(100)
+    s.step(sv.START_PAUSE)
+    s.step(sv.PLUS)
+    s.step(sv.PLUS)
+    s.run(1000)
+    scr = _screen(s)
+    level_rows = [scr._row_of[c] for c in range(4)]
+    assert not scr._two and level_rows == [2, 3, 4, 5], level_rows
+    assert scr.span == [0] * scr.rows  # the first screen: every row whole
+    scr.dirty = 0
+    s.step(sv.PLUS)
+    s.run(100)  # 2.0 -> 2.5 mA
+    assert scr.compose(s.sup, s.panel, s.prog)
+    assert [scr.span[r] for r in level_rows] == [(2 << 8) | 6] * 4, scr.span
+    assert scr.dirty == sum(1 << r for r in level_rows)
+    s.panel.channel = 1  # the marker moves: rows 2 and 3 change in column 0 too
+    s.run(100)
+    assert scr.compose(s.sup, s.panel, s.prog)
+    assert scr.span[2] == 0 and scr.span[3] == 0, scr.span
 
 
 def test_a_second_of_a_running_session_rebuilds_the_title_row_only() -> None:
@@ -229,7 +255,7 @@ def test_a_second_of_a_running_session_rebuilds_the_title_row_only() -> None:
         gc.enable()
         assert grew < 1600, grew  # the title and two level rows (a whole screen: over 3 KB)
     assert scr.dirty == 1 | (1 << 3) | (1 << 5)
-    assert scr.lines[3].strip() == "2.0 / 80 mA" and scr.lines[5].strip() == "2.0 / 80 mA"
+    assert scr.text(3).strip() == "2.0 / 80 mA" and scr.text(5).strip() == "2.0 / 80 mA"
     scr.dirty = 0
     s.step(sv.START_PAUSE)  # pause: the levels ramp down, then the state's words change
     s.run(3000)
@@ -256,12 +282,13 @@ def test_the_level_row_reads_as_ma_tenths_at_every_level() -> None:
             assert scr._fmt[c] is not None
             for t in list(range(0, 1200, 7)) + [999, 1000, 1001]:
                 scr._lvl[c] = t
-                line = scr._level_line(c)
+                row = scr._level_line(c)  # bytes from the template below 100 mA (Screen.lines)
+                line = row.decode() if isinstance(row, bytes) else row
                 assert line == scr._level_text(c) and len(line) == 16, (two, c, t, line)
                 if two and c == 0:
                     assert line == dsp.fit("   " + dsp.ma_tenths(t * 100) + " / 80 mA", 16), (t, line)
     scr._lvl[0] = 125
-    assert scr._level_line(0) == ">112.5/ 80 low L"
+    assert scr._level_line(0) == b">112.5/ 80 low L"
 
 
 def test_text_helpers() -> None:
@@ -414,7 +441,7 @@ def test_one_piece_of_work_a_pass_an_eighth_of_a_page_at_most_and_a_compose_at_m
 
 def test_the_countdown_draws_and_sends_only_the_glyphs_that_changed() -> None:
     """One second's step of the clock draws the glyph that changed and sends its chunk (16 bytes),
-    not row 0's page (128 bytes); a minute's step, the minute's glyphs and the chunks from there."""
+    not row 0's page (128 bytes); a minute's step, the minute's glyphs that changed and their chunks."""
     _chip, dev, o = _oled()
     s = _running()
     _flush(o, s, 0)
@@ -430,7 +457,7 @@ def test_the_countdown_draws_and_sends_only_the_glyphs_that_changed() -> None:
         assert dev.text()[0] == o.screen.text(0), (dev.text()[0], o.screen.text(0))
         sent.append(dev.data_bytes - data)
     assert sent == [16, 16, 16], sent
-    # A minute later, 19:59 -> 18:59: the minutes' units (column 12 of 16) and nothing after it.
+    # A minute later, 19:59 -> 18:59: the minutes' units (column 12 of 16) and nothing else.
     s2 = _ready()
     _chip2, dev2, o2 = _oled()
     _flush(o2, s2, 0)
@@ -443,7 +470,34 @@ def test_the_countdown_draws_and_sends_only_the_glyphs_that_changed() -> None:
     data = dev2.data_bytes
     _flush(o2, s2, 70_000)
     assert dev2.text()[0] == o2.screen.text(0) and dev2.text()[0].endswith("18:59"), dev2.text()[0]
-    assert dev2.data_bytes - data == 16 * 2  # minutes' units (column 12): chunks 6 and 7
+    assert dev2.data_bytes - data == 16  # minutes' units (column 12): chunk 6 alone, not 6 and 7
+
+
+def test_a_ramping_level_redraws_and_sends_only_its_level_field() -> None:
+    """While a level ramps, its row differs from the last in the 4-column level field alone: the
+    OLED draws those columns and sends the chunks under them (columns 3..6 of the two-row layout:
+    pixels 24..55, chunks 1..3, 48 bytes a row), not the page from there on (7 chunks); the model
+    panel still reads back every row as the screen says it."""
+    _chip, dev, o = _oled()
+    s = _running()
+    now = 1000
+    _flush(o, s, now)
+    rows = [o.screen._row_of[c] for c in range(4) if o.screen._row_of[c] >= 0]
+    assert len(rows) == 2 and o.screen._two, rows  # lower_back: two channels, two rows each
+    before = [dev.text()[r] for r in rows]
+    sent = []
+    for _ in range(12):  # + steps the set points by 1 mA; the levels ramp 0.1 mA every 20 ms
+        s.step(sv.PLUS)
+        s.run(200)
+        data = dev.data_bytes
+        now += 1000
+        _flush(o, s, now)
+        assert dev.text() == [o.screen.text(r) for r in range(o.screen.rows)], dev.text()
+        sent.append(dev.data_bytes - data)
+        assert [o.screen.span[r] for r in rows] == [(3 << 8) | 7] * 2  # columns 3..6
+    after = [dev.text()[r] for r in rows]
+    assert after != before and all(a[:3] == b[:3] and a[7:] == b[7:] for a, b in zip(after, before))
+    assert max(sent) <= 2 * 48 + 16 and min(sent) >= 2 * 48, sent  # (+ 16: the clock's second)
 
 
 def test_service_allocates_nothing_and_sends_nothing_when_nothing_changes() -> None:

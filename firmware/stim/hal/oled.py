@@ -13,12 +13,14 @@ so that no pass carries a compose and a draw, or a draw and a bus transfer:
 - at most every REFRESH_MS, when nothing is left to draw or send, the screen
   is composed from the state (one pass); the rows it changed are drawn into
   the framebuffer in the next passes, one row a pass (~0.4 ms on silicon),
+  or only a level row's level field where that alone changed (Screen.span),
   and row 0's clock in a pass of its own, only the glyphs that changed (one
-  second's step is one glyph, ~0.15 ms); each drawn row's page is pending;
+  second's step is one glyph, ~0.15 ms); each drawn row's page is pending
+  from its first chunk that changed to its last (_pend);
 - then each pending page goes out: its address window in one pass (one
   7-byte command write), then one CHUNK (16 bytes, an eighth of a page) a
-  pass, in one I2C transaction of about 0.45 ms at 400 kHz, from the first
-  chunk that changed (the countdown's step sends one or two chunks, not the
+  pass, in one I2C transaction of about 0.45 ms at 400 kHz, over those chunks
+  (the countdown's step sends one chunk, a ramping level three, not the
   page). The SSD1306 carries on at the next column, and after a page's end at
   the next page's first column, so pages that follow whole need no window of
   their own: a whole frame (1 KB, ~25 ms in one go) is 65 passes. A changed
@@ -95,6 +97,8 @@ class Oled:
         self._data: "List[Any]" = [b"\x40", None]  # a data transaction (Co = 0, D/C# = 1): the chunk in [1]
         self.pending = 0  # bit p: page p drawn, not yet (wholly) sent
         self._first = bytearray(self.pages)  # each pending page's first chunk that changed
+        self._last = bytearray(self.pages)  # and its last
+        self._nchunks = len(self._chunks[0])
         self._clock = bytearray(5)  # the clock glyph codes drawn in row 0's field
         self._inv = 1  # row 0's background colour while its clock is drawn
         self._shown = -1  # the clock drawn in the field (seconds), -1 for none
@@ -173,14 +177,38 @@ class Oled:
             scr.dirty &= ~(1 << r)
 
     def _draw_row(self, r: int) -> None:
+        if self.screen.span[r]:
+            self._draw_span(r)
+            return
         inv = (self.screen.inverse >> r) & 1
         y = r * _PX
         self._fb.fill_rect(0, y, self.width, _PX, inv)
         self._fb.text(self.screen.lines[r], 0, y, 1 - inv)
         if r == 0:
             self._forget_clock()
-        self._first[r] = 0  # the whole page
-        self.pending |= 1 << r
+        self._pend(r, 0, self._nchunks - 1)  # the whole page
+
+    def _draw_span(self, r: int) -> None:
+        """Only a level field of row r moved (Screen.span: columns span >> 8 up to span & 0xFF, on
+        a row not drawn inverse): those columns, and the chunks under them."""
+        span = self.screen.span[r]
+        x = (span >> 8) * _PX
+        self._fb.fill_rect(x, r * _PX, (span & 0xFF) * _PX - x, _PX, 0)
+        # The whole row's text over it: the glyphs outside the span are the ones already there, so
+        # only the span changes, and no slice is made (a small allocation costs ~0.2 ms here).
+        self._fb.text(self.screen.lines[r], 0, r * _PX, 1)
+        self._pend(r, x // CHUNK, ((span & 0xFF) * _PX - 1) // CHUNK)
+
+    def _pend(self, p: int, first: int, last: int) -> None:
+        """Page p's chunks first..last to be sent (with what of it was pending already)."""
+        if self.pending & (1 << p):
+            if self._first[p] < first:
+                first = self._first[p]
+            if self._last[p] > last:
+                last = self._last[p]
+        self._first[p] = first
+        self._last[p] = last
+        self.pending |= 1 << p
 
     def _forget_clock(self) -> None:
         """Row 0 was drawn whole: its clock field is blank (background), no glyph drawn."""
@@ -217,37 +245,44 @@ class Oled:
         self._clock[i] = code
         if code != _BLANK:
             self._fb.text(_GLYPHS[code], x, 0, 1 - self._inv)
-        if not self.pending & 1 or x // CHUNK < self._first[0]:  # page 0 pending from x's chunk on
-            self._first[0] = x // CHUNK
-        self.pending |= 1
+        self._pend(0, x // CHUNK, (x + _PX - 1) // CHUNK)
 
     def _send_one(self) -> None:
-        """The next piece of the lowest pending page: its address window (from its first changed
-        chunk to the end of the page, pages to the last), or its next chunk. After a page's last
-        chunk the controller goes on at the next page's first column by itself (horizontal
-        addressing), so a next page pending whole, under a window from column 0, needs no window."""
+        """The next piece of the lowest pending page: its address window (its changed chunks, or
+        from its first changed chunk on, pages to the last, where the page is pending to its end),
+        or its next chunk. After a page's last chunk the controller goes on at the next page's
+        first column by itself (horizontal addressing), so a next page pending from column 0,
+        under a window from column 0 that runs on, needs no window."""
         p = self._sending
         if p < 0:
             p = 0
             while not self.pending & (1 << p):
                 p += 1
             w = self._window
+            last = self._last[p]
             w[2] = self._first[p] * CHUNK
             w[5] = p
+            if last == self._nchunks - 1:
+                w[3] = self.width - 1
+                w[6] = self.pages - 1
+            else:  # a level field: its chunks alone, then the window ends
+                w[3] = last * CHUNK + CHUNK - 1
+                w[6] = p
             self._i2c.writeto(self._addr, w)
             self._sending = p
             self._next = self._first[p]
             return
-        chunks = self._chunks[p]
         data = self._data
-        data[1] = chunks[self._next]
+        data[1] = self._chunks[p][self._next]
         self._i2c.writevto(self._addr, data)
         self._next += 1
-        if self._next >= len(chunks):
+        if self._next > self._last[p]:
             self.pages_sent += 1
             self.pending &= ~(1 << p)
+            ended = self._next == self._nchunks  # sent to the page's end: the controller is at (p + 1, 0)
             p += 1
-            if self.pending & (1 << p) and not self._first[p] and not self._window[2]:
+            w = self._window
+            if ended and self.pending & (1 << p) and not self._first[p] and not w[2] and w[6] == self.pages - 1:
                 self._sending = p  # its first chunk lands at (p, 0)
                 self._next = 0
             else:

@@ -359,7 +359,7 @@ def measure_oled_bus_times() -> "tuple[float, float, float]":
     t = chip.clock.now_ns()
     o.drv.show()
     frame = (chip.clock.now_ns() - t) / MS
-    o.pending = 1
+    o._pend(0, 0, o._nchunks - 1)  # page 0 whole, as a drawn text row leaves it
     page = 0.0
     tick = 0.0
     while o.pending:  # one call a tick
