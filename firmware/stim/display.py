@@ -1,9 +1,10 @@
 """The trainer's screen: what the OLED shows, as lines of text, built from the controller's state.
 
 Pure: `observe()` and `compose()` take the supervisor, the panel and the
-program (and the time) and leave the screen in `lines` (one string of exactly
-`cols` characters per 8-pixel text row), `dirty` (a bit per row whose text
-changed since the hal last drew it) and `inverse` (rows drawn light on dark).
+program (and the time) and leave the screen in `lines` (one str, or bytes for a
+level row, of exactly `cols` characters per 8-pixel text row), `dirty` (a bit
+per row whose text changed since the hal last drew it), `span` (the columns of
+a dirty level row that alone changed) and `inverse` (rows drawn light on dark).
 stim.hal.oled draws them with the framebuf font and sends changed rows only.
 
 Layout, 16 columns of 8x8 text (8 rows on a 128x64 display, 4 on 128x32):
@@ -423,7 +424,7 @@ class Screen:
         """Channel c's level row, with its span (Screen.span): a ramp's step redraws and sends the
         4 columns of the level field, not the row (stim.hal.oled). Two rows made from the same
         template differ in its field alone; telling so by comparing the rows would cost four
-        slices, and a small allocation takes ~0.2 ms on the board's heap."""
+        slices, and each new str costs a qstr-pool scan on the board (~0.2 ms: Screen.lines)."""
         r = self._row_of[c]
         was = self._from_tpl[c]  # the row shown now came from the template (_build made both)
         text = self._level_line(c)
