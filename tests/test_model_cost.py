@@ -14,10 +14,12 @@ TICK_KEYS = [k for _m, _c, _f, k in pycost.PARTS]
 
 def test_a_running_loop_pass_takes_at_least_the_python_its_parts_are_charged() -> None:
     c = fclock.python_cost(True)
-    charged_us = sum(c[k] for k in TICK_KEYS) / 1000
+    # The tick's stretch holds every part but the console's and the display's, which run half a
+    # tick later in a stretch of their own (stim.app.run); a pass is the longer of the two.
+    charged_us = sum(c[k] for k in TICK_KEYS if k not in ("tick_console_ns", "tick_display_ns")) / 1000
     cal = measure_model_loop(calibrated=True, steady_s=0.5)
-    # Every part runs in each pass of a running session, so the pass is at least their sum; the
-    # hardware calls, the I2C bus and the console come on top, well under a millisecond.
+    # Every part runs in each tick of a running session, so the pass is at least their sum; the
+    # hardware calls and the status line's check come on top, well under a millisecond.
     assert charged_us <= cal["tick.model_us_p50"] <= charged_us + 1_000
     # Over the bench's 2 s: the median pass must not be one of the passes that send the screen of the
     # ramp's end (a page is nine passes, each with a bus transfer, stim.hal.oled).

@@ -28,8 +28,11 @@ observe.mjs) or from the firmware's own console (`diag`), never computed from th
     silicon.gc_in_masked_window        masked windows in which the collector's code ran
                                        (its PCs found by profiling gc.collect() on the same image)
     silicon.tick_us_p50 / _max         the longest busy stretch (wake to sleep) of each 10 ms window
-                                       of a steady session: the loop iteration with its tick
-    silicon.tick_us_p50_held_plus / _max_held_plus, cpu_busy_pct_held_plus
+                                       of a steady session: the tick's (with its status line), or
+                                       the console's and the display's half a tick later (stim.app.run)
+    silicon.loop_busy_us_max           the most busy time in one 10 ms window: a whole loop
+                                       iteration, both its stretches
+    silicon.tick_us_p50_held_plus / _max_held_plus, loop_busy_us_max_held_plus, cpu_busy_pct_held_plus
                                        the same while + is held for HELD_PLUS_S s (levels ramping,
                                        the screen following), no console traffic
     silicon.tick_part_us_<part>        the median of each part of a running loop pass (bench/silicon_parts.py):
@@ -95,8 +98,9 @@ from picostim.silicon.repl import RawRepl
 from picostim.silicon.session import SiliconSession
 
 from . import silicon_pulse
+from .passes import TICK_NS, window_busy, window_worst
 from .silicon_heap import heap_probe, heap_probe_s
-from .silicon_kill import MS, REPO, STIM4, TICK_NS, kill_figures
+from .silicon_kill import MS, REPO, STIM4, kill_figures
 from .silicon_parts import tick_parts
 from .silicon_wdt import ROTATION_SESSIONS, flash_worst, log_rotation, wdt_margin_ms
 
@@ -328,7 +332,8 @@ def _steady(progress: Callable[[str], None], gc_pcs: list[int]) -> dict[str, Any
         figs["silicon.wdt_feeds"] = len(feeds)
         figs["silicon.flush_at_ms"] = round(t_flush / MS, 1)
         stretches = [(st, ns) for st, ns in obs["stretches"] if t0 <= st < t1]
-        ticks = _window_worst(stretches, t0)
+        ticks = window_worst(stretches, t0)
+        loops = window_busy(stretches, t0)
         gaps = [b[0] - (a[0] + a[1]) for a, b in itertools.pairwise(stretches)]
         loop = [st for st, ns in stretches if ns >= 0.5 * (ticks[len(ticks) // 2] if ticks else 0)]
         loop_gaps = [b - a for a, b in itertools.pairwise(loop)]
@@ -343,6 +348,7 @@ def _steady(progress: Callable[[str], None], gc_pcs: list[int]) -> dict[str, Any
             "silicon.masked_us_max": round(obs["masked_max_ns"] / 1000, 1),
             "silicon.tick_us_p50": round(statistics.median(ticks) / 1000, 1) if ticks else 0,
             "silicon.tick_us_max": round(max(ticks) / 1000, 1) if ticks else 0,
+            "silicon.loop_busy_us_max": round(max(loops) / 1000, 1) if loops else 0,
             "silicon.cpu_busy_pct_mean": round(statistics.fmean(busy), 2),
             "silicon.cpu_busy_pct_max": round(max(busy), 2),
             "silicon.loop_gap_ms_max": round(max(loop_gaps, default=0) / MS, 2),
@@ -351,15 +357,6 @@ def _steady(progress: Callable[[str], None], gc_pcs: list[int]) -> dict[str, Any
             "silicon.unexpected_resets": len(s.chip.stats()["resets"]) - 1,
         })
     return figs
-
-
-def _window_worst(stretches: list[Any], t0: int) -> list[int]:
-    """The longest busy stretch (ns) of each 10 ms window from t0 that has one, sorted: a loop pass."""
-    worst: dict[int, int] = {}
-    for st, ns in stretches:
-        w = (st - t0) // TICK_NS
-        worst[w] = max(worst.get(w, 0), ns)
-    return sorted(worst.values())
 
 
 HELD_PLUS_S = 6
@@ -389,11 +386,14 @@ def _held_plus(progress: Callable[[str], None]) -> dict[str, Any]:
         status = [t for _ns, t in s.lines if '"status": ' in t]
         if not status or '"status": "RUNNING"' not in status[-1]:
             raise RuntimeError("the held + session was not running at its end: %r" % status[-2:])
-    ticks = _window_worst([(st, ns) for st, ns in obs["stretches"] if st >= t0], t0)
+    stretches = [(st, ns) for st, ns in obs["stretches"] if st >= t0]
+    ticks = window_worst(stretches, t0)
+    loops = window_busy(stretches, t0)
     busy = (st1["busy_ns"] - st0["busy_ns"]) / (st1["now_ns"] - st0["now_ns"]) * 100
     return {
         "silicon.tick_us_p50_held_plus": round(statistics.median(ticks) / 1000, 1) if ticks else 0,
         "silicon.tick_us_max_held_plus": round(max(ticks) / 1000, 1) if ticks else 0,
+        "silicon.loop_busy_us_max_held_plus": round(max(loops) / 1000, 1) if loops else 0,
         "silicon.cpu_busy_pct_held_plus": round(busy, 2),
     }
 

@@ -10,10 +10,11 @@ from typing import Any, Callable
 from picostim.silicon import measure as pinfig
 from picostim.silicon.session import SiliconSession
 
+from .passes import TICK_NS
+
 REPO = Path(__file__).resolve().parents[3]
 STIM4 = str(REPO / "boards" / "stim4.json")
 MS = 1_000_000
-TICK_NS = 10 * MS
 
 
 def _dac_zero_ns(updates: list[tuple[int, int, int, int]], codes_at_edge: list[int], edge: int) -> int:

@@ -50,12 +50,13 @@ PYTHON_COST = {
     # the timing's own 23 us (bench silicon.tick_part_us_*, picostim/bench/silicon_parts.py),
     # measured again after issue 12's work on the tick (fewer calls, the quiet step's memo, roomy
     # attribute tables) and on the console's and display's passes. The rest of the tick is the
-    # pass's median (silicon.tick_us_p50, 1.34 ms) less the other parts: the wrapped run's residual
+    # tick stretch's median (silicon.tick_us_p50: 1.18 ms since the console and the display run
+    # half a tick later, stim.app.run) less the other tick parts: the wrapped run's residual
     # (0.99 ms) also holds the cost of the wrappers themselves, which made the model's pass ~18 %
     # longer than silicon's. The bench prints the model's pass (tick.model_us_p50) beside it. What
     # the model charges anyway (2 us a hardware call, the display's I2C bus time) comes on top and
     # is small beside these.
-    "tick_inputs_ns": 757_000,  # the rest of Controller.tick_unguarded: inputs, sense lines, watchdog, pump
+    "tick_inputs_ns": 645_000,  # the rest of Controller.tick_unguarded: inputs, sense lines, watchdog, pump
     "tick_panel_ns": 34_000,  # stim.panel.Panel.step
     "tick_supervisor_ns": 127_000,  # stim.supervisor.Supervisor.advance
     "tick_apply_ns": 229_000,  # Controller._apply: channel levels and trains, up to its commit
