@@ -2,7 +2,8 @@
 
 Pure: `observe()` and `compose()` take the supervisor, the panel and the
 program (and the time) and leave the screen in `lines` (one str, or bytes for a
-level row, of exactly `cols` characters per 8-pixel text row), `dirty` (a bit
+level row or a message row, of exactly `cols` characters per 8-pixel text row;
+`text(r)` gives either as a str), `dirty` (a bit
 per row whose text changed since the hal last drew it), `span` (the columns of
 a dirty level row that alone changed) and `inverse` (rows drawn light on dark).
 stim.hal.oled draws them with the framebuf font and sends changed rows only.
@@ -38,9 +39,10 @@ from stim import ticks
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, List, Optional, Tuple
+    from typing import Any, AnyStr, List, Optional, Tuple
 
 ALERT_MS = const(2000)  # an alert stays on the screen this long after its last occurrence
+MSG_KEPT = const(4)  # messages whose wrapped rows the screen keeps (Screen._message_rows)
 FONT_PX = const(8)
 
 # Fault reasons in words, where the supervisor's short text would puzzle a trainer.
@@ -56,25 +58,30 @@ HINT_PAUSED = "Paused: start resumes."
 HINT_SUPERVISOR = "Supervisor: +/- sets the max."
 
 
-def fit(s: str, n: int) -> str:
-    """s cut or padded with spaces to exactly n characters."""
+def fit(s: "AnyStr", n: int) -> "AnyStr":
+    """s cut or padded with spaces to exactly n characters (str or bytes, as s is)."""
     if len(s) == n:
         return s
     if len(s) > n:
         return s[:n]
+    if isinstance(s, bytes):
+        return s + b" " * (n - len(s))
     return s + " " * (n - len(s))
 
 
-def wrap(text: str, width: int, nrows: int) -> "List[str]":
-    """text in at most nrows rows of width characters, broken at spaces (long words split)."""
-    rows: "List[str]" = []
-    cur = ""
+def wrap(text: "AnyStr", width: int, nrows: int) -> "List[AnyStr]":
+    """text in at most nrows rows of width characters, broken at spaces (long words split); the
+    rows are bytes if text is (the screen's message rows: Screen.lines)."""
+    rows: "List[AnyStr]" = []
+    empty = text[:0]
+    cur = empty
+    space = fit(empty, 1)
     for word in text.split():
         w = word
         while len(w) > width:
             if cur:
                 rows.append(cur)
-                cur = ""
+                cur = empty
             rows.append(w[:width])
             w = w[width:]
         if not w:
@@ -82,7 +89,7 @@ def wrap(text: str, width: int, nrows: int) -> "List[str]":
         if not cur:
             cur = w
         elif len(cur) + 1 + len(w) <= width:
-            cur = cur + " " + w
+            cur = cur + space + w
         else:
             rows.append(cur)
             cur = w
@@ -90,7 +97,7 @@ def wrap(text: str, width: int, nrows: int) -> "List[str]":
         rows.append(cur)
     out = [fit(r, width) for r in rows[:nrows]]
     while len(out) < nrows:
-        out.append(" " * width)
+        out.append(space * width)
     return out
 
 
@@ -177,8 +184,20 @@ class Screen:
         self._fmt: "List[Optional[bytes]]" = [None] * n_channels
         self._fcol: "List[int]" = [0] * n_channels  # the level field's first column in its row
         self._from_tpl: "List[bool]" = [False] * n_channels  # its row was made from the template
-        self._title_state = -1
-        self._title_fmt = ""
+        # Rows _build() keeps between rebuilds: each new str costs a qstr-pool scan on the board
+        # (Screen.lines), so a pause or a resume, which changes the title and the message only,
+        # reuses the program's row and the channels' rows (their levels refreshed from the
+        # templates) and the message's wrapped rows. _rows_stale: what those rows show moved (the
+        # program, the selected channel, supervisor mode, a limit) or nothing was built yet.
+        self._rows_stale = True
+        self._prog_row = ""
+        self._ch_rows: "List[Any]" = []
+        # The last MSG_KEPT messages and their rows (bytes), as [msg, rows, msg, rows, ...], found by
+        # identity: a pause and a resume swap two hints, each wrapped once.
+        self._msg_kept: "List[Any]" = [None] * (2 * MSG_KEPT)
+        self._msg_next = 0
+        # Row 0 while a session's time shows, per state: made once (Screen._title).
+        self._titles: "List[Optional[str]]" = [None] * len(sv.STATE_NAMES)
         # Row 0's clock: the remaining seconds, drawn by the hal into the blank field at the right of
         # lines[0] ("RUNNING    19:59": lines[0] holds "RUNNING" and six blanks), -1 for none. So
         # the countdown builds no string each second: text(0) gives the row as it reads.
@@ -232,12 +251,15 @@ class Screen:
         if program is not self._program:
             self._program = program
             self._used = ()
+            self._rows_stale = True
             other = True
         if panel.channel != self._sel:
             self._sel = panel.channel
+            self._rows_stale = True
             other = True
         if panel.supervisor_mode != self._smode:
             self._smode = panel.supervisor_mode
+            self._rows_stale = True
             other = True
         if sup.key != self._key:
             self._key = sup.key
@@ -279,6 +301,7 @@ class Screen:
             if v != self._lim[c]:
                 self._lim[c] = v
                 self._lim_s[c] = str(v // 1000)  # made once here, not at every level change
+                self._rows_stale = True
                 other = True
         self._lvl_moved = moved
         return other
@@ -293,20 +316,49 @@ class Screen:
         if prog is not None and not self._used:
             self._used = tuple(c for c in range(self.n) if prog.channel_used(c))
         shown = self.clock
-        new: "List[str]" = [self._title()]
+        new: "List[Any]" = [self._title()]
         if self.clock != shown:
             self.dirty |= 1
-        new.append(fit(prog.name if prog is not None else "(no program)", cols))
+        if self._rows_stale:
+            self._rows_stale = False
+            self._prog_row = fit(prog.name if prog is not None else "(no program)", cols)
+            self._ch_rows = self._channel_rows()
+        else:
+            self._fresh_levels()
+        new.append(self._prog_row)
         body = self.rows - 2
         if st == sv.FAULT:
             hint = HINT_ESTOP if self._fault == sv.FAULT_ESTOP else HINT_FAULT
-            new.extend(wrap(fault_words(self._fault or "fault"), cols, body - self.msg_rows))
-            new.extend(wrap(hint, cols, self.msg_rows))
+            new.extend(wrap(fault_words(self._fault or "fault").encode(), cols, body - self.msg_rows))
+            new.extend(wrap(hint.encode(), cols, self.msg_rows))
         else:
-            new.extend(self._channel_rows())
-            new.extend(wrap(self._message(), cols, self.msg_rows))
+            new.extend(self._ch_rows)
+            new.extend(self._message_rows(self._message()))
         for r in range(self.rows):
             self._set_row(r, new[r])
+
+    def _message_rows(self, msg: str) -> "List[bytes]":
+        """msg wrapped into the message rows, as bytes (Screen.lines), or as kept (_msg_kept)."""
+        kept = self._msg_kept
+        i = 0
+        while i < len(kept):
+            if kept[i] is msg:
+                rows: "List[bytes]" = kept[i + 1]
+                return rows
+            i += 2
+        rows = wrap(msg.encode(), self.cols, self.msg_rows)
+        i = self._msg_next
+        kept[i] = msg
+        kept[i + 1] = rows
+        self._msg_next = (i + 2) % len(kept)
+        return rows
+
+    def _fresh_levels(self) -> None:
+        """The kept channel rows (_ch_rows) with each shown channel's level as it is now."""
+        for c in range(self.n):
+            r = self._row_of[c]
+            if r >= 0:
+                self._ch_rows[r - 2] = self._level_line(c)
 
     def text(self, r: int) -> str:
         """Row r as it reads on the display: lines[r], with row 0's clock filled in (this allocates;
@@ -339,11 +391,12 @@ class Screen:
         if secs < 6000 and len(name) <= cols - 6:
             # Once a second while a session runs: the same string (made once per state), and the
             # seconds in `clock`: the steady session allocates nothing (silicon.alloc_bytes_per_tick_steady).
-            if self._title_state != self._state:
-                self._title_state = self._state
-                self._title_fmt = fit(name, cols - 6) + "      "
+            t = self._titles[self._state]
+            if t is None:
+                t = fit(name, cols - 6) + "      "
+                self._titles[self._state] = t
             self.clock = secs
-            return self._title_fmt
+            return t
         t = mmss(secs)
         return fit(name, cols - len(t) - 1) + " " + t
 
@@ -442,15 +495,15 @@ class Screen:
             return 0
         return (f << 8) | (f + 4)
 
-    def _channel_rows(self) -> "List[str]":
+    def _channel_rows(self) -> "List[Any]":
         cols = self.cols
         n_rows = self.ch_rows
-        out: "List[str]" = []
+        out: "List[Any]" = []
         for c in range(self.n):
             self._row_of[c] = -1
             self._fmt[c] = None
         if not self._used:
-            out.extend(wrap("No channel in this program.", cols, n_rows))
+            out.extend(wrap(b"No channel in this program.", cols, n_rows))
             return out
         two, shown = self._layout()
         self._two = two

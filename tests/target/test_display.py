@@ -81,6 +81,10 @@ def _screen(s: State) -> dsp.Screen:
     return scr
 
 
+def _rows(scr: dsp.Screen, first: int, end: int = 8) -> "list[str]":
+    return [scr.text(r) for r in range(first, end)]
+
+
 # -- the pure screen ------------------------------------------------------------------------------
 def test_ready_screen_shows_program_time_channels_with_labels_and_what_to_do() -> None:
     scr = _screen(_ready())
@@ -103,8 +107,8 @@ def test_safe_screen_asks_for_the_key() -> None:
     s.key = False
     s.run(100)
     scr = _screen(s)
-    assert scr.lines[0].startswith("SAFE")
-    assert scr.lines[6:] == ["Insert the      ", "supervisor key. "]
+    assert scr.text(0).startswith("SAFE")
+    assert _rows(scr, 6) == ["Insert the      ", "supervisor key. "]
 
 
 def test_running_screen_counts_down_and_shows_levels_against_the_cap() -> None:
@@ -112,11 +116,11 @@ def test_running_screen_counts_down_and_shows_levels_against_the_cap() -> None:
     scr = _screen(s)
     assert scr.text(0) == "RUNNING    19:59"  # 1.03 s into a 20 min session: 1198.97 s left, shown rounded up
     assert scr.text(3) == "    3.0 / 80 mA "  # 3 mA set, ramped at 5 mA/s within the second
-    assert scr.lines[6] == "+/- all channels"
+    assert scr.text(6) == "+/- all channels"
     s.panel.channel = 1  # the trainer selected channel 2
     scr.compose(s.sup, s.panel, s.prog)
-    assert scr.lines[2].startswith(" 1") and scr.lines[4].startswith(">2")
-    assert scr.lines[6] == "+/- channel 2   "
+    assert scr.text(2).startswith(" 1") and scr.text(4).startswith(">2")
+    assert scr.text(6) == "+/- channel 2   "
 
 
 def test_four_channels_get_one_row_each_with_a_short_label() -> None:
@@ -137,9 +141,9 @@ def test_paused_screen_keeps_the_time_and_says_start_resumes() -> None:
     s.run(1500)
     assert s.sup.state == sv.PAUSED
     scr = _screen(s)
-    assert scr.lines[0].startswith("PAUSED")
+    assert scr.text(0).startswith("PAUSED")
     assert scr.text(3) == "    0.0 / 80 mA "  # paused: nothing flows
-    assert scr.lines[6] == "Paused: start   " and scr.lines[7] == "resumes.        "
+    assert scr.text(6) == "Paused: start   " and scr.text(7) == "resumes.        "
 
 
 def test_fault_screen_says_the_reason_in_words_and_how_to_clear_it() -> None:
@@ -148,12 +152,12 @@ def test_fault_screen_says_the_reason_in_words_and_how_to_clear_it() -> None:
     s.step()
     assert s.sup.state == sv.FAULT
     scr = _screen(s)
-    assert scr.lines[0] == "FAULT           "  # no countdown in a fault
-    assert scr.lines[2:4] == ["E-stop pressed: ", "all outputs off."]
-    assert scr.lines[6:] == ["Release e-stop, ", "key off and on. "]
+    assert scr.text(0) == "FAULT           "  # no countdown in a fault
+    assert _rows(scr, 2, 4) == ["E-stop pressed: ", "all outputs off."]
+    assert _rows(scr, 6) == ["Release e-stop, ", "key off and on. "]
     other = State()
     other.sup.latch_fault("button stuck: plus")
-    assert _screen(other).lines[2] == "Button stuck:   " and _screen(other).lines[3].startswith("plus")
+    assert _screen(other).text(2) == "Button stuck:   " and _screen(other).text(3).startswith("plus")
 
 
 def test_an_alert_stays_two_seconds_then_the_hint_returns() -> None:
@@ -164,15 +168,15 @@ def test_an_alert_stays_two_seconds_then_the_hint_returns() -> None:
     s.step(sv.PLUS)  # + while paused: refused
     scr.observe(s.t - TICK, s.sup)
     assert scr.compose(s.sup, s.panel, s.prog)
-    assert scr.lines[6] == "paused: +       " and scr.lines[7] == "ignored         "
+    assert scr.text(6) == "paused: +       " and scr.text(7) == "ignored         "
     s.run(1000)
     scr.observe(s.t, s.sup)
     scr.compose(s.sup, s.panel, s.prog)
-    assert scr.lines[6].startswith("paused: +")  # still on after 1 s
+    assert scr.text(6).startswith("paused: +")  # still on after 1 s
     s.run(1100)
     scr.observe(s.t, s.sup)
     scr.compose(s.sup, s.panel, s.prog)
-    assert scr.lines[6] == "Paused: start   "
+    assert scr.text(6) == "Paused: start   "
 
 
 def test_supervisor_mode_marks_channels_and_shows_the_limit_being_set() -> None:
@@ -181,10 +185,75 @@ def test_supervisor_mode_marks_channels_and_shows_the_limit_being_set() -> None:
     s.panel.channel = 0
     s.sup.limit_ua[0] = 35_000
     scr = _screen(s)
-    assert scr.lines[2] == "*1 lower back L "
+    assert scr.text(2) == "*1 lower back L "
     assert scr.text(3) == "    0.0 / 35 mA "  # the supervisor limit, not the program cap
     assert scr.text(5) == "    0.0 / 100 mA"
-    assert scr.lines[6:] == ["Supervisor: +/- ", "sets the max.   "]
+    assert _rows(scr, 6) == ["Supervisor: +/- ", "sets the max.   "]
+
+
+def test_a_screen_kept_through_changes_reads_as_one_built_fresh_at_each() -> None:
+    """The rows _build keeps (the program's, the channels', the wrapped messages, the titles) never
+    show what a screen built fresh from the same state would not: through start, ramp, pause,
+    resume, a channel selected, supervisor mode and a limit set, an alert, a fault and its clearing."""
+    s = _ready()
+    kept = _screen(s)
+    checked = []
+
+    def same(what: str) -> None:
+        kept.observe(s.t, s.sup)
+        kept.compose(s.sup, s.panel, s.prog)
+        fresh = _screen(s)
+        assert _rows(kept, 0) == _rows(fresh, 0), (what, _rows(kept, 0), _rows(fresh, 0))
+        checked.append(what)
+
+    s.step(sv.START_PAUSE)
+    s.step(sv.PLUS)
+    s.step(sv.PLUS)
+    s.run(200)
+    same("running, ramping")
+    s.step(sv.START_PAUSE)
+    s.run(1500)
+    same("paused")
+    s.step(sv.START_PAUSE)
+    s.run(300)
+    same("resumed")
+    s.panel.channel = 1
+    same("channel 2 selected")
+    s.step(sv.PLUS, 1)
+    s.run(500)
+    same("channel 2 raised")
+    s.step(sv.START_PAUSE)
+    s.run(1500)
+    same("paused again (the kept message)")
+    s.panel.channel = sv.ALL
+    s.step(sv.START_PAUSE)
+    s.run(300)
+    same("resumed, all channels")
+    s.step(sv.START_PAUSE)
+    s.run(1500)
+    s.step(sv.PLUS)  # refused while paused: an alert
+    same("an alert")
+    s.run(2500)
+    same("the alert gone")
+    s.panel.supervisor_mode = True
+    s.panel.channel = 0
+    s.sup.limit_ua[0] = 35_000
+    same("supervisor mode, a limit set")
+    s.sup.limit_ua[0] = 40_000
+    same("the limit raised")
+    s.panel.supervisor_mode = False
+    s.panel.channel = sv.ALL
+    same("supervisor mode left")
+    s.estop_released = False
+    s.step()
+    same("fault")
+    s.estop_released = True
+    s.key = False
+    s.run(100)
+    s.key = True
+    s.run(100)
+    same("fault cleared")
+    assert len(checked) == 14
 
 
 def test_only_changed_rows_are_marked_dirty() -> None:
@@ -261,7 +330,7 @@ def test_a_second_of_a_running_session_rebuilds_the_title_row_only() -> None:
     s.run(3000)
     assert s.sup.state == sv.PAUSED
     assert scr.compose(s.sup, s.panel, s.prog)  # the whole screen is composed again
-    assert scr.dirty & (1 << 6) and scr.lines[6].startswith("Paused")
+    assert scr.dirty & (1 << 6) and scr.text(6).startswith("Paused")
 
 
 def test_the_level_row_reads_as_ma_tenths_at_every_level() -> None:
@@ -296,6 +365,10 @@ def test_text_helpers() -> None:
     assert dsp.wrap("program locked while running", 16, 2) == ["program locked  ", "while running   "]
     assert dsp.wrap("a verylongwordthatdoesnotfit x", 8, 4) == ["a       ", "verylong", "wordthat", "doesnotf"]
     assert dsp.wrap("", 4, 2) == ["    ", "    "]
+    # bytes in, bytes out (the screen's message rows): the same breaks
+    assert dsp.wrap(b"a verylongwordthatdoesnotfit x", 8, 4) == [b"a       ", b"verylong", b"wordthat", b"doesnotf"]
+    assert dsp.wrap(b"verylongword x", 8, 3) == [b"verylong", b"word x  ", b"        "]
+    assert dsp.fit(b"ab", 4) == b"ab  " and dsp.fit(b"abcdef", 4) == b"abcd"
     assert dsp.ma_tenths(0) == " 0.0" and dsp.ma_tenths(12_599) == "12.5" and dsp.ma_tenths(100_000) == " 100"
     assert dsp.short_label("lower back L", 6) == "lowe L" and dsp.short_label("quadriceps", 6) == "quadri"
     assert dsp.mmss(1200) == "20:00" and dsp.mmss(61) == "1:01"
