@@ -19,7 +19,8 @@ observe.mjs) or from the firmware's own console (`diag`), never computed from th
                                        started, heap_probe_resets the resets in it (expected 0)
     silicon.heap_modules_bytes         the heap the firmware's modules hold once imported (beyond
                                        boot.py's), after a collection on a fresh VM: what freezing
-                                       them into a custom firmware image would move to flash
+                                       them into a custom firmware image would move to flash;
+                                       silicon.heap_module_bytes_<module> each module's own share
     silicon.alloc_bytes_per_tick_steady / _ramp
                                        heap growth between two diag reads with no collection
                                        between them, less what a diag read allocates itself
@@ -160,16 +161,52 @@ def firmware_modules() -> list[str]:
     """The firmware's modules in an order each imports after its own imports (stim.app last)."""
     fw = REPO / "firmware"
     names = sorted(str(p.relative_to(fw).with_suffix("")).replace("/", ".") for p in (fw / "stim").rglob("*.py"))
-    names = [n[:-len(".__init__")] if n.endswith(".__init__") else n for n in names]
-    names.remove("stim.app")
-    return [*names, "ssd1306", "stim.app"]
+    names = [n[:-len(".__init__")] if n.endswith(".__init__") else n for n in names] + ["ssd1306"]
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(m: str) -> None:
+        if m not in seen:  # seen before it is placed: an import cycle is cut there
+            seen.add(m)
+            for d in _imports_of(fw, m, names):
+                visit(d)
+            order.append(m)
+
+    for m in names:
+        visit(m)
+    return order
+
+
+def _imports_of(fw: "Any", m: str, names: list[str]) -> list[str]:
+    """The firmware modules m imports as it loads (in its body, under an `if` too; not the imports
+    inside functions, which are made later)."""
+    import ast
+
+    path = fw / (m.replace(".", "/") + ".py")
+    if not path.exists():
+        path = fw / m.replace(".", "/") / "__init__.py"
+    if not path.exists():
+        path = fw / "lib" / (m + ".py")
+    out = []
+    top = [n for n in ast.parse(path.read_text()).body
+           if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    for node in (x for t in top for x in ast.walk(t)):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            for a in node.names:
+                sub = node.module + "." + a.name
+                out.append(sub if sub in names else node.module)
+        elif isinstance(node, ast.Import):
+            out.extend(a.name for a in node.names)
+    return [d for d in out if d in names and d != m]
 
 
 def _module_heap(progress: Callable[[str], None]) -> dict[str, Any]:
     """The heap the firmware's imported modules hold (bytecode, constants, function and class objects),
     on a VM fresh from a soft reset: what freezing them into the firmware image would move to flash
-    (docs/design.md). boot.py's imports (stim.hal.rp2040, stim.board, stim.ticks, native_io) are
-    already in before the first measurement and are not counted."""
+    (docs/design.md). boot.py's imports (stim.hal.rp2040, stim.boardspec, stim.ticks, native_io and
+    theirs) are already in before the first measurement and are not counted. Each module is imported
+    after the modules it imports, so silicon.heap_module_bytes_<module> is its own share (the
+    module's name without "stim.", dots as underscores; 0 for boot.py's)."""
     progress("silicon: the heap the firmware's modules hold")
     with SiliconSession(STIM4, out=progress, flash_timing="zero") as s:
         s.button("program", True)  # maintenance: main.py returns to the REPL
@@ -182,10 +219,21 @@ def _module_heap(progress: Callable[[str], None]) -> dict[str, Any]:
         s.chip.run_for(300 * MS)
         s.chip.read_new()
         repl.enter()
-        out = repl.exec("import gc\ngc.collect()\nb=gc.mem_alloc()\n"
-                        "for m in %r:\n    __import__(m)\n"
-                        "gc.collect()\nprint(gc.mem_alloc()-b)" % (firmware_modules(),), 60_000 * MS)
-    return {"silicon.heap_modules_bytes": int(out.split()[-1])}
+        out = repl.exec("import gc\ngc.collect()\nb=gc.mem_alloc()\nfor m in %r:\n"
+                        "    gc.collect()\n    a=gc.mem_alloc()\n    __import__(m)\n    gc.collect()\n"
+                        "    print('M', m, gc.mem_alloc()-a)\n"
+                        "print('T', gc.mem_alloc()-b)" % (firmware_modules(),), 60_000 * MS)
+    figs: dict[str, Any] = {}
+    for line in out.splitlines():
+        w = line.split()
+        if len(w) == 3 and w[0] == "M":
+            name = w[1][len("stim."):] if w[1].startswith("stim.") else w[1]
+            figs["silicon.heap_module_bytes_" + name.replace(".", "_")] = int(w[2])
+        elif len(w) == 2 and w[0] == "T":
+            figs["silicon.heap_modules_bytes"] = int(w[1])
+    if "silicon.heap_modules_bytes" not in figs:
+        raise RuntimeError("the module heap probe printed no total: %r" % out[-300:])
+    return figs
 
 
 def _diag(sess: SiliconSession, collect: bool) -> dict[str, Any]:
