@@ -27,6 +27,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Dict, List, Optional, Tuple
 
+_HALF_TICK_MS = const(5)  # half of stim.controller.TICK_MS (Buzzer.on)
+
 # Buzzer patterns: alternating on/off milliseconds, starting with on.
 BEEP_KEY = (60,)
 BEEP_LIMIT = (60, 80, 60)
@@ -119,6 +121,10 @@ class Buzzer:
         t = ticks.diff(now_ms, self._start)
         if t < 0:
             return False
+        # Each part of the pattern ends at the tick nearest its end: a tick's ms reading drifts by up
+        # to a ms against the 10 ms grid (sleep_ms keeps the phase it was called at), which made a
+        # 250 ms beep last 250 or 260 ms by that phase alone.
+        t += _HALF_TICK_MS
         for i in range(len(p)):
             if t < p[i]:
                 return i & 1 == 0

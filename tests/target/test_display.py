@@ -673,3 +673,27 @@ def test_board_patterns_drive_the_status_led_rhythm() -> None:
     # States the board leaves out keep the defaults.
     assert [led.on(sv.FAULT, t) for t in (0, 100, 200)] == [fb.led_on(sv.FAULT, t) for t in (0, 100, 200)]
     assert heap_locked(lambda: led.on(sv.RUNNING, 777)) or not ON_MPY
+
+
+def test_a_beep_lasts_its_pattern_whatever_the_ticks_phase() -> None:
+    """Each part of a buzzer pattern ends at the tick nearest its end: ticks 10 ms apart whose ms
+    readings drift by up to a ms (sleep_ms keeps its caller's phase) sound every on and off part
+    for its own length, to the tick, where ending at the first tick at or past it gave 250 or
+    260 ms by the phase alone."""
+    from stim import feedback as fb
+
+    for drift in (-1, 0, 1):  # the end tick reads a ms early, on time, a ms late
+        for pattern in (fb.BEEP_REFUSED, fb.BEEP_LIMIT, fb.BEEP_FAULT):
+            bz = fb.Buzzer()
+            bz.play(pattern, 1000)
+            ticks = [1000 + 10 * k + (drift if k else 0) for k in range(200)]
+            sounds = [bz.on(t) for t in ticks]
+            parts: "List[List[Any]]" = []  # the run lengths of on and off, in ticks
+            for s in sounds:
+                if parts and parts[-1][0] == s:
+                    parts[-1][1] += 1
+                else:
+                    parts.append([s, 1])
+            heard = [10 * n for _s, n in parts[:-1]]  # the last run: silence after the pattern
+            assert heard == list(pattern), (drift, pattern, heard)
+            assert bz.pattern == ()  # played out

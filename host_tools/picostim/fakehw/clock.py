@@ -51,12 +51,12 @@ PYTHON_COST = {
     # measured again after issue 12's work on the tick (fewer calls, the quiet step's memo, roomy
     # attribute tables) and on the console's and display's passes. The rest of the tick is the
     # tick stretch's median (silicon.tick_us_p50: 1.18 ms since the console and the display run
-    # half a tick later, stim.app.run) less the other tick parts: the wrapped run's residual
+    # half a tick later, stim.app.run) less the other tick parts and the wake: the wrapped run's residual
     # (0.99 ms) also holds the cost of the wrappers themselves, which made the model's pass ~18 %
     # longer than silicon's. The bench prints the model's pass (tick.model_us_p50) beside it. What
     # the model charges anyway (2 us a hardware call, the display's I2C bus time) comes on top and
     # is small beside these.
-    "tick_inputs_ns": 645_000,  # the rest of Controller.tick_unguarded: inputs, sense lines, watchdog, pump
+    "tick_inputs_ns": 565_000,  # the rest of Controller.tick_unguarded: inputs, sense lines, watchdog, pump
     "tick_panel_ns": 34_000,  # stim.panel.Panel.step
     "tick_supervisor_ns": 127_000,  # stim.supervisor.Supervisor.advance
     "tick_apply_ns": 229_000,  # Controller._apply: channel levels and trains, up to its commit
@@ -64,11 +64,15 @@ PYTHON_COST = {
     "tick_feedback_ns": 60_000,  # Controller._feedback: status LED and buzzer
     "tick_console_ns": 49_000,  # stim.console.Console.step_unguarded with nothing to read
     "tick_display_ns": 17_000,  # stim.hal.oled.Oled.service_unguarded on a pass that sends nothing
+    # Each wake from a sleep (fakehw.vtime, the runner's firmware only): MicroPython's way back from
+    # sleep_ms and stim.app.run's own Python up to the next part. Silicon: the console's and the
+    # display's idle stretch is 145 us, of which their parts are 66 (silicon.tick_part_us_*).
+    "wake_ns": 80_000,
 }
 NO_PYTHON_COST = {"irq_entry_ns": 0, "irq_call_ns": DEFAULT_CALL_COST_NS, "masked_window_ns": 0,
                   "masked_call_ns": DEFAULT_CALL_COST_NS, "tick_inputs_ns": 0, "tick_panel_ns": 0,
                   "tick_supervisor_ns": 0, "tick_apply_ns": 0, "tick_recorder_ns": 0, "tick_feedback_ns": 0,
-                  "tick_console_ns": 0, "tick_display_ns": 0}
+                  "tick_console_ns": 0, "tick_display_ns": 0, "wake_ns": 0}
 
 
 def _calibrated_from_env() -> bool:

@@ -6,6 +6,11 @@ virtual time (running every event that falls due) instead of wall time.
 """
 
 from . import chip as _chip
+
+try:
+    from .pycost import firmware_turn as _firmware_turn
+except ImportError:  # the MicroPython VM (no functools): nothing there is charged Python time
+    _firmware_turn = [False]
 from .clock import ticks_add, ticks_diff
 
 __all__ = ["sleep", "sleep_ms", "sleep_us", "ticks_add", "ticks_cpu", "ticks_diff", "ticks_ms", "ticks_us",
@@ -35,6 +40,9 @@ def sleep_us(us: int) -> None:
         c.advance_to(t0 + us * 1000)
         if c.sleeps is not None:
             c.sleeps.append((t0, c.now_ns()))
+        wake = c.cost.get("wake_ns", 0)  # the way back from a sleep, and the loop's Python after it
+        if wake and _firmware_turn[0]:
+            c.advance(wake)
     else:
         c.charge_call()
 
