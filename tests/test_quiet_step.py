@@ -1,10 +1,11 @@
 """The supervisor's quiet step changes exactly what its full step would.
 
-Supervisor.advance takes a short path (a "quiet step": the session's time, then the self-check)
-when the last full step settled (_settled: running, key in, e-stop released, every level at its
-set point) and nothing but time moved since: no intent, the same raw inputs, the same caps, and the
-session not yet at its ramp-down. That saves most of the supervisor's time in a steady session on
-silicon (issue 12).
+Supervisor.advance takes a short path (a "quiet step": the session's time, the ramp of levels not
+yet at their set points, then the self-check) when the last step settled (_settled: running, key
+in, e-stop released, the self-check passed, no pause or end under way) and nothing but time moved
+since: no intent, the same raw inputs, the same caps, and the session not yet at its ramp-down.
+That saves most of the supervisor's time in a steady session on silicon, and ~0.3 ms a tick while a
+trainer holds + and the levels ramp (issue 12).
 
 The invariant, in words: for any sequence of steps, inputs, sense checks, faults and direct
 writes to the limits or levels, a supervisor that may take quiet steps ends every step in exactly
@@ -35,7 +36,7 @@ def _make(cls: type) -> Any:
 
 def _state(s: Any) -> dict[str, Any]:
     # The quiet flag and the self-check's memo of what it passed are how the quick one gets there.
-    memo = ("_quiet", "_ok_levels", "_ok_limits", "_ok_prog")
+    memo = ("_quiet", "_ok_levels", "_ok_limits", "_ok_prog", "full_steps")  # full_steps: _Counting's
     return {k: (list(v) if isinstance(v, list) else v) for k, v in vars(s).items() if k not in memo}
 
 
@@ -95,9 +96,21 @@ def test_a_quiet_step_ends_in_the_state_a_full_step_would(events: list[tuple[tup
             tick()
 
 
-def test_a_steady_session_takes_quiet_steps_and_a_ramp_does_not() -> None:
-    """The quiet path is taken where it saves time (a steady session), and not while levels move."""
-    s = _make(sv.Supervisor)
+class _Counting(sv.Supervisor):
+    """Counts its full steps (each debounces its inputs; a quiet step does not)."""
+
+    full_steps = 0
+
+    def _debounce(self, now_ms: int, key_raw: bool, estop_raw: bool) -> None:
+        self.full_steps += 1
+        super()._debounce(now_ms, key_raw, estop_raw)
+
+
+def test_a_steady_session_and_a_ramp_take_quiet_steps_and_an_intent_does_not() -> None:
+    """The quiet path is taken where it saves time: a steady session, and levels ramping to their
+    set points (a trainer holding + between its repeats); an intent or an input change takes the
+    full step."""
+    s = _make(_Counting)
     t = 0
     for _ in range(20):
         s.step(t, True, True)
@@ -106,13 +119,69 @@ def test_a_steady_session_takes_quiet_steps_and_a_ramp_does_not() -> None:
     t += 10
     s.step(t, True, True, sv.PLUS)  # set points to 5 mA: the levels ramp there at 20 mA/s
     t += 10
-    assert not s._quiet  # ramping
+    assert s._quiet and s.level_ua[0] < 5_000  # ramping, and the next step may be quiet
+    full = s.full_steps
+    levels = []
     for _ in range(30):
         s.step(t, True, True)
+        levels.append(s.level_ua[0])
         t += 10
+    assert s.full_steps == full  # every ramp step was a quiet one
+    assert levels[:3] == [400, 600, 800] and levels[22:25] == [4_800, 5_000, 5_000]  # 20 mA/s, then the set point
     assert s.level_ua[:2] == [5_000, 5_000] and s._quiet  # settled
     before = s.session_ms
     s.step(t, True, True)
-    assert s.session_ms == before + 10 and s.feed_wdt and s.pump
-    s.step(t + 10, True, False)  # e-stop: a full step, which latches
+    assert s.session_ms == before + 10 and s.feed_wdt and s.pump and s.full_steps == full
+    s.step(t + 10, True, True, sv.PLUS)  # an intent: the full step
+    assert s.full_steps == full + 1
+    s.step(t + 20, True, False)  # e-stop: a full step, which latches
     assert s.state == sv.FAULT and not s._quiet
+
+
+class _NoCapQuick(_Counting):
+    """A supervisor whose cap guard is broken (as hazards.md's M04 breaks it): the self-check is
+    what stops a level past its cap."""
+
+    def _cap_guard(self, ua: Any) -> None:
+        return None
+
+
+class _NoCapFull(_AlwaysFull):
+    def _cap_guard(self, ua: Any) -> None:
+        return None
+
+
+def test_a_quiet_ramp_runs_the_self_check_that_faults_a_level_past_its_cap() -> None:
+    """With the cap guard broken, a set point corrupted past its cap ramps a level there; the
+    self-check latches the fault at the step the level passes the cap, in a quiet ramp step as in
+    a full one (a quiet step that skipped the self-check would ramp on unchecked)."""
+    def make(cls: type) -> Any:
+        s = cls(channel_max_ua=(80_000, 80_000, 50_000), board_max_ua=100_000, ramp_ua_per_s=20_000,
+                max_session_ms=60_000, step_ua=5_000, ramp_down_ms=500)
+        s.set_program((10_000, 10_000, 10_000), (True, True, False), 60_000, 500)
+        return s
+
+    quick = make(_NoCapQuick)
+    full = make(_NoCapFull)
+    for s in (quick, full):
+        for i in range(20):
+            s.step(10 * i, True, True)
+        s.step(200, True, True, sv.START_PAUSE)
+        s.step(210, True, True, sv.PLUS)
+    t = 220
+    for s in (quick, full):
+        s.setpoint_ua[0] = 10_000 + 1_000  # 1 mA past the program's 10 mA cap: a corrupt write
+    full_steps = []
+    prev = quick.level_ua[0]
+    for _ in range(400):
+        full_steps.append(quick.full_steps)
+        for s in (quick, full):
+            s.step(t, True, True)
+        assert _state(quick) == _state(full), t
+        if quick.state == sv.FAULT:
+            break
+        prev = quick.level_ua[0]
+        t += 10
+    assert quick.fault == "internal error: supervisor invariant"
+    assert prev <= 10_000 < prev + 200  # at the step that took the level past its cap (200 uA a step)
+    assert full_steps[0] == full_steps[-1]  # every step up to it was a quiet one

@@ -343,12 +343,19 @@ class Supervisor:
             dt = MAX_DT_MS  # after a stall, ramps resume at their rate, never jump
         if (self._quiet and not caps_moved and self.state == RUNNING and self.in_intent == NONE
                 and self.in_key and self.in_estop_released
-                and self.session_ms + dt + self.ramp_down_ms < self.session_limit_ms
-                and self.level_ua == self.setpoint_ua):  # _at_set_points(), without its call
+                and self.session_ms + dt + self.ramp_down_ms < self.session_limit_ms):
             # A quiet step: the last step settled (_settled) and nothing but time moved since.
-            # The full step would only add dt to the session (debounce, stopping conditions,
-            # moves and ramp all leave everything as it is); the self-check runs as in every step.
+            # The full step's debounce, stopping conditions and moves would leave everything as it
+            # is but the session's time; the ramp and the self-check run as in every step.
             self.session_ms += dt
+            if self.level_ua != self.setpoint_ua:  # _at_set_points(), without its call
+                # Levels on their way to the set points (a trainer holding +): the ramp, with its
+                # guards, and the end of the step as the full step makes them. ~0.3 ms less a tick
+                # on silicon than the full step.
+                self._move_levels(dt)
+                self._finish()
+                self._after_finish()
+                return
             if (self.level_ua == self._ok_levels and self.limit_ua == self._ok_limits
                     and self._prog_ua == self._ok_prog):
                 # _finish() in short: no end or pause is under way (settled), and the self-check's
@@ -367,8 +374,12 @@ class Supervisor:
         # 3. Levels follow the set points at the ramp rate, always inside the caps.
         self._move_levels(dt)
         self._finish()
+        self._after_finish()
+
+    def _after_finish(self) -> None:
+        """Whether the next step may be quiet, and at the set points the lists the self-check passed."""
         self._quiet = self._settled()
-        if self._quiet:
+        if self._quiet and self.level_ua == self.setpoint_ua:
             self._remember_checked()
 
     def _remember_checked(self) -> None:
@@ -382,12 +393,13 @@ class Supervisor:
             self._ok_prog[c] = self._prog_ua[c]
 
     def _settled(self) -> bool:
-        """After a full step: a running session with the key in, the e-stop released, the self-check
-        passed, no pause or end under way and every level at its set point. The next step with the
-        same inputs, no intent, the same caps and the session not yet at its ramp-down changes
-        nothing but the session's time (advance's quiet step; tests/test_quiet_step.py)."""
+        """After a step: a running session with the key in, the e-stop released, the self-check
+        passed and no pause or end under way. The next step with the same inputs, no intent, the
+        same caps and the session not yet at its ramp-down changes nothing but the session's time
+        and the levels on their ramp to the set points (advance's quiet step;
+        tests/test_quiet_step.py)."""
         return (self.state == RUNNING and not self._pausing and not self._ending and self.key
-                and self.estop_released and self.feed_wdt and self._at_set_points())
+                and self.estop_released and self.feed_wdt)
 
     def _at_set_points(self) -> bool:
         """Every level at its set point (checked again before a quiet step: a level written outside
