@@ -1,5 +1,6 @@
 """The model charges the control loop's Python as silicon takes it (fakehw.pycost, issue 11 item 6)."""
 
+import itertools
 import types
 
 import pytest
@@ -69,3 +70,33 @@ def test_a_wrapped_part_moves_the_clock_only_on_the_firmwares_turn() -> None:
         assert chip.clock.now_ns() == fclock.PYTHON_COST["tick_supervisor_ns"]
     finally:
         fchip.set_current(saved)
+
+
+def test_the_console_and_the_display_wake_half_a_tick_after_the_tick() -> None:
+    """stim.app.run serves the console and the display in a stretch of their own, half a tick after
+    the tick's: in a running session the firmware wakes every ~5 ms, and the stretches alternate
+    between the tick's (the longer) and theirs. Each wake is charged (wake_ns) as silicon takes it."""
+    from picostim import safetycheck as sc
+
+    rig = sc.Rig(sc.STIM4)
+    try:
+        rig.new_sequence(key=True)
+        rig.wait(100)
+        rig.press("start_pause")
+        rig.wait(500)
+        clock = rig.chip.clock
+        sleeps: list[tuple[int, int]] = []
+        clock.sleeps = sleeps
+        rig.wait(300)
+        clock.sleeps = None
+    finally:
+        rig.close()
+    wakes = [end for _start, end in sleeps]
+    gaps_ms = [(b - a) / 1e6 for a, b in itertools.pairwise(wakes)]
+    assert len(gaps_ms) >= 50 and all(4 <= g <= 6 for g in gaps_ms), gaps_ms
+    busy = [b[0] - a[1] for a, b in itertools.pairwise(sleeps)]  # wake to the next sleep
+    ticks, slots = busy[0::2], busy[1::2]
+    if min(ticks) < max(slots):  # the series may start at either stretch
+        ticks, slots = slots, ticks
+    assert min(ticks) > 2 * max(slots)  # the tick's stretch, then the console's and display's
+    assert min(slots) >= fclock.python_cost(True)["wake_ns"]
