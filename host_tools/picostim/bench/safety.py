@@ -344,12 +344,11 @@ def measure_model_loop(calibrated: "bool | None" = None, steady_s: float = LOOP_
         fclock.CALIBRATED = saved
     try:
         rig.new_sequence(key=True)
-        rig.wait(100)
-        rig.press("program")  # tens_conventional: every channel in use
-        rig.press("start_pause")
-        for _ in range(3):
-            rig.press("plus", 45, 45)  # released 45 ms: a release shorter than debounce + a tick may not count
-        rig.wait(1000)
+        rig.wait(600)
+        # As the silicon bench's steady session (bench/silicon.py _steady): the board's first program,
+        # started from the panel, + held for 0.9 s, then 0.3 s to settle before the measured window.
+        rig.press("start_pause", 100, 0)
+        rig.press("plus", 900, 300)
         clock = rig.chip.clock
         sleeps: list[tuple[int, int]] = []
         clock.sleeps = sleeps

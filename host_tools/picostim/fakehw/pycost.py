@@ -19,6 +19,13 @@ The parts and the Clock.cost key each charges (its time: fakehw.clock.PYTHON_COS
     stim.controller.Controller._feedback tick_feedback_ns    status LED, buzzer
     stim.console.Console.step_unguarded  tick_console_ns
     stim.hal.oled.Oled.service_unguarded tick_display_ns     its Python; the bus time is the I2C model's
+    stim.supervisor.Supervisor._debounce step_full_ns        a full step's debounce, stopping conditions
+                                                             and moves (a quiet step skips them)
+    stim.supervisor.Supervisor._move_levels step_ramp_ns     the ramp (full steps, quiet steps that ramp)
+    stim.supervisor.Supervisor._finish   step_finish_ns      the self-check and what follows it
+    stim.hal.outputs.ChannelOutputs.set_ua level_set_ns      a channel whose level moved: its DAC code
+    stim.controller.Controller._envelope envelope_ns         the envelope off its flat stretches
+    stim.supervisor.Supervisor._sense_bounds sense_bounds_ns the sense thresholds for levels that moved
 
 The rest of the tick is charged on its entry, so the model reads the key, e-stop and buttons up to
 ~1.2 ms later in the tick than silicon does (silicon reads them first and the sense lines later);
@@ -46,7 +53,17 @@ PARTS: "tuple[tuple[str, str, str, str], ...]" = (
     ("stim.controller", "Controller", "_feedback", "tick_feedback_ns"),
     ("stim.console", "Console", "step_unguarded", "tick_console_ns"),
     ("stim.hal.oled", "Oled", "service_unguarded", "tick_display_ns"),
+    # What a steady tick does not run, and a ramp or an intent does (the pass's longest ticks):
+    ("stim.supervisor", "Supervisor", "_debounce", "step_full_ns"),
+    ("stim.supervisor", "Supervisor", "_move_levels", "step_ramp_ns"),
+    ("stim.supervisor", "Supervisor", "_finish", "step_finish_ns"),
+    ("stim.hal.outputs", "ChannelOutputs", "set_ua", "level_set_ns"),
+    ("stim.controller", "Controller", "_envelope", "envelope_ns"),
+    ("stim.supervisor", "Supervisor", "_sense_bounds", "sense_bounds_ns"),
 )
+# The parts every running tick enters (the rest run only where a level moves or an intent acts).
+STEADY_KEYS = ("tick_inputs_ns", "tick_panel_ns", "tick_supervisor_ns", "tick_apply_ns", "tick_recorder_ns",
+               "tick_feedback_ns", "tick_console_ns", "tick_display_ns")
 _MODULES = {p[0] for p in PARTS}
 
 # True while the runner's firmware has the turn (fakehw.runner sets it as it enters and leaves the
