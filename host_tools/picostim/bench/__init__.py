@@ -72,8 +72,8 @@ TWINS: list[tuple[str, str, str]] = [
     ("kill latency, worst (us)", "kill.latency_model_us", "silicon.kill_latency_us_max"),
     ("kill: model w/o Python cost; silicon median (us)", "kill.latency_model_uncalibrated_us",
      "silicon.kill_latency_us_p50"),
-    ("main loop pass, busy (us, p50)", "tick.model_us_p50", "silicon.tick_us_p50"),
-    ("main loop pass, busy (us, max)", "tick.model_us_max", "silicon.tick_us_max"),
+    ("main loop, longest stretch a tick (us, p50)", "tick.model_us_p50", "silicon.tick_us_p50"),
+    ("main loop, longest stretch a tick (us, max)", "tick.model_us_max", "silicon.tick_us_max"),
     ("main loop busy share (%, mean)", "tick.model_busy_pct_mean", "silicon.cpu_busy_pct_mean"),
 ]
 
