@@ -100,7 +100,7 @@ from picostim.silicon.session import SiliconSession
 
 from . import silicon_pulse
 from .passes import TICK_NS, window_busy, window_worst
-from .silicon_heap import heap_probe, heap_probe_s
+from .silicon_heap import heap_probe, heap_probe_s, module_heap
 from .silicon_kill import MS, REPO, STIM4, kill_figures
 from .silicon_parts import tick_parts
 from .silicon_wdt import ROTATION_SESSIONS, flash_worst, log_rotation, wdt_margin_ms
@@ -155,85 +155,6 @@ def _gc_pcs(progress: Callable[[str], None]) -> list[int]:
             raise RuntimeError("no clean gc signature (%d lines, %d on plain work, %d on a collect)"
                                % (len(pcs), quiet, fired))
         return pcs
-
-
-def firmware_modules() -> list[str]:
-    """The firmware's modules in an order each imports after its own imports (stim.app last)."""
-    fw = REPO / "firmware"
-    names = sorted(str(p.relative_to(fw).with_suffix("")).replace("/", ".") for p in (fw / "stim").rglob("*.py"))
-    names = [n[:-len(".__init__")] if n.endswith(".__init__") else n for n in names] + ["ssd1306"]
-    order: list[str] = []
-    seen: set[str] = set()
-
-    def visit(m: str) -> None:
-        if m not in seen:  # seen before it is placed: an import cycle is cut there
-            seen.add(m)
-            for d in _imports_of(fw, m, names):
-                visit(d)
-            order.append(m)
-
-    for m in names:
-        visit(m)
-    return order
-
-
-def _imports_of(fw: "Any", m: str, names: list[str]) -> list[str]:
-    """The firmware modules m imports as it loads (in its body, under an `if` too; not the imports
-    inside functions, which are made later)."""
-    import ast
-
-    path = fw / (m.replace(".", "/") + ".py")
-    if not path.exists():
-        path = fw / m.replace(".", "/") / "__init__.py"
-    if not path.exists():
-        path = fw / "lib" / (m + ".py")
-    out = []
-    top = [n for n in ast.parse(path.read_text()).body
-           if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-    for node in (x for t in top for x in ast.walk(t)):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            for a in node.names:
-                sub = node.module + "." + a.name
-                out.append(sub if sub in names else node.module)
-        elif isinstance(node, ast.Import):
-            out.extend(a.name for a in node.names)
-    return [d for d in out if d in names and d != m]
-
-
-def _module_heap(progress: Callable[[str], None]) -> dict[str, Any]:
-    """The heap the firmware's imported modules hold (bytecode, constants, function and class objects),
-    on a VM fresh from a soft reset: what freezing them into the firmware image would move to flash
-    (docs/design.md). boot.py's imports (stim.hal.rp2040, stim.boardspec, stim.ticks, native_io and
-    theirs) are already in before the first measurement and are not counted. Each module is imported
-    after the modules it imports, so silicon.heap_module_bytes_<module> is its own share (the
-    module's name without "stim.", dots as underscores; 0 for boot.py's)."""
-    progress("silicon: the heap the firmware's modules hold")
-    with SiliconSession(STIM4, out=progress, flash_timing="zero") as s:
-        s.button("program", True)  # maintenance: main.py returns to the REPL
-        if s.run_until_text(b"MAINTENANCE", 5_000 * MS) is None:
-            raise RuntimeError("no maintenance REPL: %r" % s.lines[-3:])
-        s.button("program", False)
-        repl = RawRepl(s.chip)
-        repl.enter()
-        s.chip.write(b"\x04")  # soft reset from the raw REPL: a fresh heap; boot.py runs again
-        s.chip.run_for(300 * MS)
-        s.chip.read_new()
-        repl.enter()
-        out = repl.exec("import gc\ngc.collect()\nb=gc.mem_alloc()\nfor m in %r:\n"
-                        "    gc.collect()\n    a=gc.mem_alloc()\n    __import__(m)\n    gc.collect()\n"
-                        "    print('M', m, gc.mem_alloc()-a)\n"
-                        "print('T', gc.mem_alloc()-b)" % (firmware_modules(),), 60_000 * MS)
-    figs: dict[str, Any] = {}
-    for line in out.splitlines():
-        w = line.split()
-        if len(w) == 3 and w[0] == "M":
-            name = w[1][len("stim."):] if w[1].startswith("stim.") else w[1]
-            figs["silicon.heap_module_bytes_" + name.replace(".", "_")] = int(w[2])
-        elif len(w) == 2 and w[0] == "T":
-            figs["silicon.heap_modules_bytes"] = int(w[1])
-    if "silicon.heap_modules_bytes" not in figs:
-        raise RuntimeError("the module heap probe printed no total: %r" % out[-300:])
-    return figs
 
 
 def _diag(sess: SiliconSession, collect: bool) -> dict[str, Any]:
@@ -497,7 +418,7 @@ def measure_all(progress: Callable[[str], None], edges: int = KILL_EDGES) -> dic
     figs.update(_steady(progress, pcs))
     progress("silicon: a session with + held for %d s (the loop's longest passes)" % HELD_PLUS_S)
     figs.update(_held_plus(progress))
-    figs.update(_module_heap(progress))
+    figs.update(module_heap(progress))
     figs.update(_programs(progress))
     progress("silicon: the pulse engine's shapes (gaps, both leads) from the pin trace")
     figs.update(silicon_pulse.measure(progress))
