@@ -38,7 +38,9 @@ observe.mjs) or from the firmware's own console (`diag`), never computed from th
                                        the screen following), no console traffic
     silicon.tick_part_us_<part>        the median of each part of a running loop pass (bench/silicon_parts.py):
                                        the calibration of the model's tick charges (fakehw/pycost.py);
-                                       silicon.tick_part_wrapper_us: the timing's own cost, taken off
+                                       silicon.tick_part_wrapper_us: the timing's own cost, taken off;
+                                       silicon.ramp_part_us_<part>: the parts only a ramp or an
+                                       intent runs (the model charges them where they run)
     silicon.cpu_busy_pct_mean / _max   the share of each 10 ms window the core executes, steady
     silicon.masked_us_max              the longest window with PRIMASK set (IRQs held back)
     silicon.kill_latency_us_max / _p50 stopping edge (key out or e-stop, alternating) to output-enable

@@ -68,18 +68,19 @@ PYTHON_COST = {
     # sleep_ms and stim.app.run's own Python up to the next part. Silicon: the console's and the
     # display's idle stretch is 145 us, of which their parts are 66 (silicon.tick_part_us_*).
     "wake_ns": 80_000,
-    # What a steady tick does not run and a ramp or an intent does, timed on the emulated chip in the
-    # REPL with the firmware's modules imported (docs/design.md): the supervisor's full step while
-    # the levels ramp 0.69 ms (quiet and steady 0.16, quiet and ramping 0.54): its debounce,
-    # stopping conditions and moves ~0.2, the ramp ~0.2, the self-check and the rest ~0.18; a
-    # channel whose level moved 97 us (ChannelOutputs.set_ua with the PWM DAC's code); the envelope
-    # off its flat stretches 60 us; the sense thresholds for new levels 136 us.
-    "step_full_ns": 200_000,
-    "step_ramp_ns": 200_000,
-    "step_finish_ns": 180_000,
-    "level_set_ns": 97_000,
-    "envelope_ns": 60_000,
-    "sense_bounds_ns": 136_000,
+    # What a steady tick does not run and a ramp or an intent does: the median of each call from a
+    # session's start through a second of + held (silicon.ramp_part_us_*, bench/silicon_parts.py).
+    # A running session's full step (now only at an intent or an input change): debounce 43 us,
+    # stopping conditions 58, moves 264 (with the intent's work); the ramp 214; the self-check and
+    # what follows it 129; a channel whose level moved 36 (its PWM DAC code, 23 us, included where
+    # the code changed); the envelope off its flat stretches 68; the sense thresholds for new
+    # levels 104.
+    "step_full_ns": 365_000,
+    "step_ramp_ns": 214_000,
+    "step_finish_ns": 129_000,
+    "level_set_ns": 36_000,
+    "envelope_ns": 68_000,
+    "sense_bounds_ns": 104_000,
 }
 NO_PYTHON_COST = {"irq_entry_ns": 0, "irq_call_ns": DEFAULT_CALL_COST_NS, "masked_window_ns": 0,
                   "masked_call_ns": DEFAULT_CALL_COST_NS, "tick_inputs_ns": 0, "tick_panel_ns": 0,
