@@ -62,8 +62,7 @@ PARTS: "tuple[tuple[str, str, str, str], ...]" = (
     ("stim.supervisor", "Supervisor", "_sense_bounds", "sense_bounds_ns"),
 )
 # The parts every running tick enters (the rest run only where a level moves or an intent acts).
-STEADY_KEYS = ("tick_inputs_ns", "tick_panel_ns", "tick_supervisor_ns", "tick_apply_ns", "tick_recorder_ns",
-               "tick_feedback_ns", "tick_console_ns", "tick_display_ns")
+STEADY_KEYS = tuple(p[3] for p in PARTS if p[3].startswith("tick_"))
 _MODULES = {p[0] for p in PARTS}
 
 # True while the runner's firmware has the turn (fakehw.runner sets it as it enters and leaves the
